@@ -1,0 +1,110 @@
+from django.contrib.auth.models import AbstractUser
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from geo.models import AdminUnit
+
+
+class User(AbstractUser):
+    """A person who signs in. Every non-superuser has one role bound to one unit."""
+
+    class Role(models.TextChoices):
+        COMMUNE_OFFICER = "commune_officer", _("Commune officer")
+        REVIEWER = "reviewer", _("Reviewer (unit above the commune)")
+        PROVINCE_ADMIN = "province_admin", _("Province administrator")
+
+    role = models.CharField(_("role"), max_length=20, choices=Role.choices, blank=True)
+    unit = models.ForeignKey(
+        AdminUnit, verbose_name=_("unit"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="users",
+        help_text=_("Commune for a commune officer; the unit above the commune for a reviewer; "
+                    "the province for a province administrator."),
+    )
+    phone = models.CharField(_("phone"), max_length=20, blank=True)
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def clean(self) -> None:
+        super().clean()
+        if self.is_superuser:
+            return
+        if self.role and not self.unit_id:
+            raise ValidationError({"unit": _("A user with a role must be bound to a unit.")})
+        if not self.role or not self.unit_id:
+            return
+        unit = self.unit
+        if self.role == self.Role.COMMUNE_OFFICER and unit.level != AdminUnit.Level.COMMUNE:
+            raise ValidationError({"unit": _("A commune officer must be bound to a commune.")})
+        if self.role == self.Role.PROVINCE_ADMIN and unit.level != AdminUnit.Level.PROVINCE:
+            raise ValidationError({"unit": _("A province administrator must be bound to a province.")})
+        if self.role == self.Role.REVIEWER and not unit.children.filter(
+            level=AdminUnit.Level.COMMUNE
+        ).exists():
+            raise ValidationError(
+                {"unit": _("A reviewer must be bound to the unit directly above communes "
+                           "(a district in the 2021 map, a province in the 2025 map).")}
+            )
+
+    @property
+    def can_edit_households(self) -> bool:
+        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+
+    @property
+    def sees_full_personal_ids(self) -> bool:
+        """Only the people who keep the register need whole personal IDs."""
+        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+
+
+class AuditEvent(models.Model):
+    """One attributable change to a record: who, when, through what, before and after."""
+
+    class Action(models.TextChoices):
+        CREATE = "create", _("Created")
+        UPDATE = "update", _("Changed")
+        ARCHIVE = "archive", _("Archived")
+        RESTORE = "restore", _("Restored")
+
+    class Source(models.TextChoices):
+        FORM = "form", _("Form")
+        ADMIN = "admin", _("Admin")
+        IMPORT = "import", _("Import")
+        BULK = "bulk", _("Bulk operation")
+        COMMAND = "command", _("Command")
+        DEMO = "demo", _("Demo data")
+
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    actor = models.ForeignKey(
+        User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    source = models.CharField(_("through"), max_length=10, choices=Source.choices)
+    action = models.CharField(_("action"), max_length=10, choices=Action.choices)
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField()
+    object_repr = models.CharField(_("record"), max_length=200)
+    # The household a change belongs to, so its page can show one history for
+    # the household and its members.
+    household = models.ForeignKey(
+        "households.Household", null=True, blank=True, on_delete=models.PROTECT,
+        related_name="audit_events",
+    )
+    changes = models.JSONField(_("changes"), default=dict, blank=True)
+    reason = models.TextField(_("reason"), blank=True)
+    batch = models.CharField(_("batch"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("audit event")
+        verbose_name_plural = _("audit events")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The history panel on a household page.
+            models.Index(fields=["household", "-at"], name="audit_household_at"),
+            # The history of one record (admin history, member history).
+            models.Index(fields=["content_type", "object_id"], name="audit_object"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()} {self.object_repr}"

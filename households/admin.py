@@ -1,0 +1,273 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
+from core.models import AuditEvent
+from core.scoping import communes_for
+
+from . import services
+from .models import CommuneSummary, Ethnicity, Household, Member, Village
+
+OFFICER = ("commune_officer",)
+
+
+class ReasonActionForm(ActionForm):
+    reason = forms.CharField(label=_("Reason"), required=False, max_length=500)
+
+
+class MemberInlineFormSet(forms.BaseInlineFormSet):
+    """The same member rules as the application's form: one head, valid IDs."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        heads = 0
+        for form in self.forms:
+            data = getattr(form, "cleaned_data", None)
+            if not data:
+                continue
+            values = {name: data.get(name) for name in services.MEMBER_FIELDS}
+            values["personal_id"] = values["personal_id"] or ""
+            try:
+                form.cleaned_data.update(services.clean_member_values(values))
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    for error in errors:
+                        form.add_error(name if name in form.fields else None, error)
+                continue
+            heads += data.get("relation") == Member.Relation.HEAD
+        if not any(self.errors) and heads != 1:
+            raise ValidationError(_("A household has exactly one head; this one has %(count)d.") % {"count": heads})
+
+
+class MemberInline(admin.TabularInline):
+    model = Member
+    formset = MemberInlineFormSet
+    fields = ("full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
+              "has_health_insurance")
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(is_archived=False).select_related("ethnicity")
+
+    def has_add_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.role in OFFICER
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or request.user.role in OFFICER
+
+    def has_view_permission(self, request, obj=None):
+        return True
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class HouseholdAdminForm(forms.ModelForm):
+    expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
+
+    class Meta:
+        model = Household
+        fields = ("commune", "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
+                  "is_social_protection", "classification", "classification_year")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["expected_version"].initial = self.instance.version
+        self.fields["code"].required = False
+
+    def clean(self):
+        cleaned = super().clean()
+        commune = cleaned.get("commune") or (self.instance.commune if self.instance.pk else None)
+        if commune is not None:
+            try:
+                services.clean_household_values(cleaned, commune)
+            except ValidationError as exc:
+                for name, errors in exc.error_dict.items():
+                    for error in errors:
+                        self.add_error(name if name in self.fields else None, error)
+        return cleaned
+
+
+@admin.register(Household)
+class HouseholdAdmin(ScopedAdmin):
+    form = HouseholdAdminForm
+    editable_by_role = OFFICER
+    inlines = [MemberInline]
+    action_form = ReasonActionForm
+    actions = ["archive_selected"]
+    list_display = ("code", "head_name", "village", "commune", "classification", "classification_year",
+                    "member_count", "is_ethnic_minority", "is_archived")
+    list_filter = ("classification", "is_ethnic_minority", "is_archived", "area", "is_farm",
+                   "has_meritorious_member", "is_social_protection")
+    search_fields = ("code", "search_text")
+    list_select_related = ("commune", "village")
+    readonly_fields = ("head_name", "member_count", "is_ethnic_minority", "is_archived", "archived_reason",
+                       "archived_at", "archived_by", "version", "created_at", "created_by", "updated_at",
+                       "updated_by")
+    autocomplete_fields = ("village",)
+    raw_id_fields = ("commune",)
+    list_per_page = 50
+
+    def get_search_results(self, request, queryset, search_term):
+        # Accent-insensitive, like the application's list.
+        from core.text import search_terms
+
+        for term in search_terms(search_term):
+            queryset = queryset.filter(search_text__contains=term)
+        return queryset, False
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if obj is not None:
+            fields.append("commune")  # a household does not move commune by an edit
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "commune":
+            kwargs["queryset"] = communes_for(request.user)
+        if db_field.name == "village":
+            kwargs["queryset"] = Village.objects.for_user(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        # Saved in save_related, together with the members, through the service.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        inline = formsets[0] if formsets else None
+        rows = []
+        if inline is not None:
+            for member_form in inline.forms:
+                data = getattr(member_form, "cleaned_data", None)
+                if not data or (member_form.instance.pk is None and not member_form.has_changed()):
+                    continue
+                values = {name: data.get(name) for name in services.MEMBER_FIELDS}
+                values["personal_id"] = values["personal_id"] or ""
+                rows.append(services.MemberInput(values=values, member=member_form.instance if member_form.instance.pk else None))
+        household = Household.objects.get(pk=form.instance.pk) if change else None
+        commune = household.commune if household else form.cleaned_data["commune"]
+        if household is not None:
+            # Members not shown (archived) stay as they are; shown but unchanged ones are kept.
+            shown = {row.member.pk for row in rows if row.member}
+            for member in household.members.filter(is_archived=False).exclude(pk__in=shown):
+                rows.append(services.MemberInput(values={n: getattr(member, n) for n in services.MEMBER_FIELDS},
+                                                 member=member))
+        saved = services.save_household(
+            actor=request.user, source=AuditEvent.Source.ADMIN, commune=commune,
+            values=form.cleaned_data, members=rows, household=household,
+            expected_version=form.cleaned_data.get("expected_version") if change else None,
+        )
+        form.instance.pk = saved.pk
+        form.instance.code = saved.code
+        form.instance.head_name = saved.head_name
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except services.StaleEdit as exc:
+            messages.error(request, str(exc))
+            from django.shortcuts import redirect
+
+            return redirect(request.path)
+
+    @admin.action(description=_("Archive the selected households (give the reason)"))
+    def archive_selected(self, request, queryset):
+        reason = request.POST.get("reason", "")
+        try:
+            count = services.bulk_archive_households(
+                actor=request.user, households=list(queryset), reason=reason, source=AuditEvent.Source.BULK
+            )
+        except ValidationError:
+            self.message_user(request, _("Write the reason for archiving in the Reason box."), messages.ERROR)
+            return
+        self.message_user(request, _("%(count)d households archived.") % {"count": count}, messages.SUCCESS)
+
+    def get_actions(self, request):
+        actions = super().get_actions(request)
+        if not self._can_edit(request):
+            actions.pop("archive_selected", None)
+        return actions
+
+
+@admin.register(Member)
+class MemberAdmin(ScopedAdmin):
+    """Members are changed on their household's page; here they are looked up."""
+
+    list_display = ("full_name", "household", "sex", "birth_year", "ethnicity", "relation",
+                    "has_health_insurance", "is_archived")
+    list_filter = ("sex", "relation", "has_health_insurance", "is_archived", "ethnicity")
+    search_fields = ("search_name", "household__code")
+    list_select_related = ("household", "ethnicity")
+    readonly_fields = [f.name for f in Member._meta.fields if f.name != "id"]
+
+    def get_search_results(self, request, queryset, search_term):
+        from core.text import search_terms
+
+        for term in search_terms(search_term):
+            queryset = queryset.filter(search_name__contains=term)
+        return queryset, False
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Village)
+class VillageAdmin(ScopedAdmin):
+    editable_by_role = OFFICER
+    list_display = ("name", "commune", "is_archived")
+    list_filter = ("is_archived",)
+    search_fields = ("name", "search_name")
+    list_select_related = ("commune",)
+    fields = ("commune", "name")
+
+    def get_readonly_fields(self, request, obj=None):
+        return ("commune", "name") if obj is not None else ()
+
+    def has_change_permission(self, request, obj=None):
+        return False if obj is not None and not request.user.is_superuser else super().has_change_permission(request, obj)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "commune":
+            kwargs["queryset"] = communes_for(request.user)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            return
+        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name)
+        obj.pk = village.pk
+        obj.search_name = village.search_name
+
+
+@admin.register(Ethnicity)
+class EthnicityAdmin(ReadOnlyAdmin):
+    superuser_may_edit = True
+    list_display = ("code", "name", "code_1979", "is_minority")
+    search_fields = ("name", "aliases")
+
+    def scope(self, request, queryset):
+        return queryset
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CommuneSummary)
+class CommuneSummaryAdmin(ReadOnlyAdmin):
+    list_display = ("commune", "households", "members", "poor", "near_poor", "middle", "ethnic_minority",
+                    "computed_at")
+    list_select_related = ("commune",)
+    search_fields = ("commune__name", "commune__code")
+
+    def scope(self, request, queryset):
+        return queryset.filter(commune__in=communes_for(request.user))

@@ -1,0 +1,501 @@
+"""Every write to the registry goes through these functions.
+
+They check the user's right and area, normalise text to NFC, keep the derived
+columns (head's name, search text, member count, ethnic-minority flag) true,
+lock the household row, refuse a save made from an out-of-date copy, record
+an audit event for every created, changed or archived record, and queue the
+refresh of the commune's figures once the transaction commits.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import Change, diff, record, record_many, snapshot
+from core.models import AuditEvent
+from core.scoping import communes_for
+from core.text import fold, nfc
+from geo.models import AdminUnit
+
+from .models import Ethnicity, Household, Member, Village
+from .validators import clean_personal_id
+
+HOUSEHOLD_FIELDS = (
+    "commune", "village", "code", "head_name", "area", "is_farm", "phone",
+    "has_meritorious_member", "is_social_protection", "classification", "classification_year",
+)
+# The fields a person edits; the rest are derived.
+HOUSEHOLD_EDITABLE = (
+    "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
+    "is_social_protection", "classification", "classification_year",
+)
+MEMBER_FIELDS = (
+    "full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
+    "has_health_insurance",
+)
+TEXT_FIELDS = {"code", "phone", "full_name", "personal_id", "name"}
+
+
+class StaleEdit(Exception):
+    """The record changed since the user opened it; their save was refused."""
+
+    def __init__(self, household: Household):
+        self.household = household
+        super().__init__(_("This household was changed by %(user)s at %(time)s after you opened it.") % {
+            "user": household.updated_by or _("another user"),
+            "time": timezone.localtime(household.updated_at).strftime("%H:%M %d/%m/%Y"),
+        })
+
+
+@dataclass
+class MemberInput:
+    """One member row from a form or an import. `member` is None for a new member."""
+
+    values: dict[str, Any]
+    member: Member | None = None
+    archive_reason: str = ""
+
+
+@dataclass
+class _Pending:
+    changes: list[Change] = field(default_factory=list)
+
+
+# --- rights -----------------------------------------------------------------
+
+def check_can_edit(actor, commune: AdminUnit) -> None:
+    """Raise PermissionDenied unless the actor may write households of this commune."""
+    if not communes_for(actor).filter(pk=commune.pk).exists():
+        raise PermissionDenied(_("This commune is outside your area."))
+    if not actor.can_edit_households:
+        raise PermissionDenied(_("Your role may look at households but not change them."))
+
+
+# --- villages ---------------------------------------------------------------
+
+def create_village(*, actor, commune: AdminUnit, name: str) -> Village:
+    check_can_edit(actor, commune)
+    name = nfc(name)
+    if not name:
+        raise ValidationError({"name": _("Enter the village name.")})
+    if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
+        raise ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
+    return Village.objects.create(commune=commune, name=name, search_name=fold(name))
+
+
+def get_or_create_village(commune: AdminUnit, name: str) -> Village:
+    """For imports and the demo: the village of that name (accents ignored), made if new."""
+    name = nfc(name)
+    village, _created = Village.objects.get_or_create(
+        commune=commune, search_name=fold(name), defaults={"name": name}
+    )
+    return village
+
+
+# --- validation ---------------------------------------------------------------
+
+def clean_member_values(values: dict[str, Any], *, prefix: str = "") -> dict[str, Any]:
+    """Normalise and check one member's values; errors name the field."""
+    cleaned = dict(values)
+    for name in TEXT_FIELDS & cleaned.keys():
+        cleaned[name] = nfc(cleaned[name])
+    errors: dict[str, list[str]] = {}
+    if not cleaned.get("full_name"):
+        errors.setdefault("full_name", []).append(_("Enter the member's full name."))
+    birth_date = cleaned.get("birth_date")
+    birth_year = cleaned.get("birth_year")
+    if birth_date and not birth_year:
+        cleaned["birth_year"] = birth_year = birth_date.year
+    this_year = timezone.localdate().year
+    if not birth_year:
+        errors.setdefault("birth_year", []).append(_("Enter the date or at least the year of birth."))
+    elif not 1900 <= birth_year <= this_year:
+        errors.setdefault("birth_year", []).append(
+            _("The year of birth must be between 1900 and %(year)d.") % {"year": this_year})
+    if birth_date and birth_year and birth_date.year != birth_year:
+        errors.setdefault("birth_year", []).append(_("The year of birth does not match the date of birth."))
+    if birth_date and birth_date > timezone.localdate():
+        errors.setdefault("birth_date", []).append(_("The date of birth is in the future."))
+    if not isinstance(cleaned.get("ethnicity"), Ethnicity):
+        errors.setdefault("ethnicity", []).append(_("Choose the ethnic group."))
+    if cleaned.get("relation") not in Member.Relation.values:
+        errors.setdefault("relation", []).append(_("Choose the relation to the household head."))
+    if cleaned.get("sex") not in Member.Sex.values:
+        errors.setdefault("sex", []).append(_("Choose the sex."))
+    try:
+        pid = clean_personal_id(
+            cleaned.get("personal_id", ""), sex=cleaned.get("sex"),
+            birth_year=birth_year if "birth_year" not in errors else None,
+        )
+        cleaned["personal_id"] = pid.value
+        cleaned["personal_id_is_legacy"] = pid.is_legacy
+    except ValidationError as exc:
+        errors.setdefault("personal_id", []).extend(exc.messages)
+    if errors:
+        raise ValidationError({f"{prefix}{k}": v for k, v in errors.items()})
+    return cleaned
+
+
+def _check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
+    """One head, no personal ID twice, none used by a member of another household."""
+    current = [row for row in rows if not row.archive_reason]
+    if not current:
+        raise ValidationError({"__all__": [_("A household needs at least one member.")]})
+    heads = [row for row in current if row.values.get("relation") == Member.Relation.HEAD]
+    if len(heads) != 1:
+        raise ValidationError({"__all__": [
+            _("A household has exactly one head; this one has %(count)d.") % {"count": len(heads)}
+        ]})
+    seen: dict[str, str] = {}
+    for row in current:
+        pid = row.values.get("personal_id")
+        if not pid:
+            continue
+        if pid in seen:
+            raise ValidationError({"__all__": [
+                _("The personal ID %(pid)s is entered for both %(a)s and %(b)s.") % {
+                    "pid": pid, "a": seen[pid], "b": row.values.get("full_name")}
+            ]})
+        seen[pid] = row.values.get("full_name")
+    if seen:
+        taken = Member.objects.active().filter(personal_id__in=seen.keys())
+        if household is not None:
+            taken = taken.exclude(household=household)
+        clash = taken.select_related("household").first()
+        if clash:
+            raise ValidationError({"__all__": [
+                _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
+                    "pid": clash.personal_id, "code": clash.household.code}
+            ]})
+
+
+def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[str, Any]:
+    cleaned = {k: v for k, v in values.items() if k in HOUSEHOLD_EDITABLE}
+    for name in TEXT_FIELDS & cleaned.keys():
+        cleaned[name] = nfc(cleaned[name])
+    errors: dict[str, str] = {}
+    village = cleaned.get("village")
+    if village is None:
+        errors["village"] = _("Choose the village.")
+    elif village.commune_id != commune.pk:
+        errors["village"] = _("The village “%(name)s” is not in this commune.") % {"name": village.name}
+    if not cleaned.get("area"):
+        cleaned["area"] = Household.Area.URBAN if commune.is_urban else Household.Area.RURAL
+    classification = cleaned.get("classification") or Household.Classification.NONE
+    cleaned["classification"] = classification
+    if classification != Household.Classification.NONE and not cleaned.get("classification_year"):
+        errors["classification_year"] = _("Enter the year this classification was recognised.")
+    if classification == Household.Classification.NONE:
+        cleaned["classification_year"] = None
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def next_household_code(commune: AdminUnit) -> str:
+    """The next free numeric code in a commune (codes are text; numeric ones are counted)."""
+    codes = Household.objects.filter(commune=commune).values_list("code", flat=True)
+    numbers = [int(code) for code in codes if code.isdigit()]
+    width = max((len(code) for code in codes if code.isdigit()), default=4)
+    return str(max(numbers, default=0) + 1).zfill(width)
+
+
+# --- derived columns ----------------------------------------------------------
+
+def refresh_derived(household: Household) -> list[str]:
+    """Recompute the columns kept from the members; returns the names that changed."""
+    members = list(household.members.filter(is_archived=False).select_related("ethnicity"))
+    head = next((m for m in members if m.relation == Member.Relation.HEAD), None)
+    new = {
+        "head_name": head.full_name if head else household.head_name,
+        "member_count": len(members),
+        "is_ethnic_minority": bool(head and head.ethnicity.is_minority),
+        "search_text": fold(" ".join(
+            [household.code, household.head_name if not head else "", household.phone]
+            + [m.full_name for m in members]
+        )),
+    }
+    changed = [name for name, value in new.items() if getattr(household, name) != value]
+    for name in changed:
+        setattr(household, name, new[name])
+    return changed
+
+
+def _queue_summary_refresh(commune_id: int) -> None:
+    from .tasks import refresh_commune_summary
+
+    transaction.on_commit(lambda: refresh_commune_summary.delay(commune_id))
+
+
+# --- members ------------------------------------------------------------------
+
+def _save_member_rows(
+    household: Household, rows: Iterable[MemberInput], pending: _Pending, actor
+) -> None:
+    # Archive first, so that a person who moves from one row to another (or a head
+    # replaced by another) never trips the one-head or unique-ID constraints.
+    rows = sorted(rows, key=lambda row: not row.archive_reason)
+    now = timezone.now()
+    for row in rows:
+        member = row.member
+        if row.archive_reason:
+            if member is None or member.is_archived:
+                continue
+            member.is_archived = True
+            member.archived_reason = nfc(row.archive_reason)
+            member.archived_at = now
+            member.archived_by = actor if getattr(actor, "pk", None) else None
+            member.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by", "updated_at"])
+            pending.changes.append(Change(member, AuditEvent.Action.ARCHIVE, household_id=household.pk,
+                                          reason=member.archived_reason))
+            continue
+        values = {k: v for k, v in row.values.items() if k in (*MEMBER_FIELDS, "personal_id_is_legacy")}
+        if member is None:
+            member = Member(household=household, search_name=fold(values["full_name"]), **values)
+            member.save()
+            pending.changes.append(Change(member, AuditEvent.Action.CREATE, household_id=household.pk,
+                                          changes=diff({}, snapshot(member, MEMBER_FIELDS))))
+            continue
+        before = snapshot(member, MEMBER_FIELDS)
+        for name, value in values.items():
+            setattr(member, name, value)
+        member.search_name = fold(member.full_name)
+        changes = diff(before, snapshot(member, MEMBER_FIELDS))
+        if changes:
+            member.save()
+            pending.changes.append(Change(member, AuditEvent.Action.UPDATE, changes=changes,
+                                          household_id=household.pk))
+
+
+# --- households -----------------------------------------------------------------
+
+@transaction.atomic
+def save_household(
+    *,
+    actor,
+    source: str,
+    commune: AdminUnit,
+    values: dict[str, Any],
+    members: Sequence[MemberInput],
+    household: Household | None = None,
+    expected_version: int | None = None,
+) -> Household:
+    """Create a household with its members, or change one and its members.
+
+    Raises ValidationError (keyed by field) for bad input, PermissionDenied for
+    a commune outside the actor's area or a role that cannot write, and
+    StaleEdit when `expected_version` is older than the stored household.
+    """
+    check_can_edit(actor, commune)
+    cleaned = clean_household_values(values, commune)
+    rows = [
+        MemberInput(values=row.values if row.archive_reason else clean_member_values(row.values),
+                    member=row.member, archive_reason=row.archive_reason)
+        for row in members
+    ]
+    if household is not None:
+        # Lock the row: two officers saving at once are serialised here, and the
+        # second one then sees the version the first one wrote.
+        household = Household.objects.select_for_update().get(pk=household.pk)
+        if household.commune_id != commune.pk:
+            raise PermissionDenied(_("A household cannot be moved to another commune here."))
+        if expected_version is not None and household.version != expected_version:
+            raise StaleEdit(household)
+        for row in rows:
+            if row.member is not None and row.member.household_id != household.pk:
+                raise PermissionDenied(_("A member of another household was submitted."))
+    _check_members(rows, household)
+    code = cleaned.get("code") or (household.code if household else next_household_code(commune))
+    clash = Household.objects.filter(commune=commune, code=code)
+    if household is not None:
+        clash = clash.exclude(pk=household.pk)
+    if clash.exists():
+        raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {"code": code}})
+    cleaned["code"] = code
+
+    pending = _Pending()
+    actor_or_none = actor if getattr(actor, "pk", None) else None
+    creating = household is None
+    if creating:
+        household = Household(commune=commune, created_by=actor_or_none, updated_by=actor_or_none,
+                              head_name="", **cleaned)
+        before = {}
+    else:
+        before = snapshot(household, HOUSEHOLD_FIELDS)
+        for name, value in cleaned.items():
+            setattr(household, name, value)
+    try:
+        with transaction.atomic():
+            if creating:
+                household.save()  # the members need its primary key
+            _save_member_rows(household, rows, pending, actor_or_none)
+            refresh_derived(household)
+            changes = diff(before, snapshot(household, HOUSEHOLD_FIELDS))
+            if creating:
+                household.save()
+                pending.changes.insert(0, Change(household, AuditEvent.Action.CREATE, changes=changes,
+                                                 household_id=household.pk))
+            elif changes or pending.changes:
+                household.updated_by = actor_or_none
+                household.version += 1
+                household.save()
+                if changes:
+                    pending.changes.insert(0, Change(household, AuditEvent.Action.UPDATE, changes=changes,
+                                                     household_id=household.pk))
+    except IntegrityError as exc:
+        # The constraints are checked above; this is the race where another save
+        # took the code or the personal ID in between.
+        raise ValidationError({"__all__": [_("Another user saved the same code or personal ID "
+                                             "at the same moment; check and save again.")]}) from exc
+    if pending.changes:
+        record_many(pending.changes, actor=actor_or_none, source=source)
+        _queue_summary_refresh(commune.pk)
+    return household
+
+
+@transaction.atomic
+def archive_household(*, actor, household: Household, reason: str, source: str) -> Household:
+    check_can_edit(actor, household.commune)
+    reason = nfc(reason)
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for archiving.")})
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    if household.is_archived:
+        raise ValidationError({"__all__": [_("This household is already archived.")]})
+    household.is_archived = True
+    household.archived_reason = reason
+    household.archived_at = timezone.now()
+    household.archived_by = actor
+    household.updated_by = actor
+    household.version += 1
+    household.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by",
+                                  "updated_by", "version", "updated_at"])
+    record(Change(household, AuditEvent.Action.ARCHIVE, household_id=household.pk, reason=reason),
+           actor=actor, source=source)
+    _queue_summary_refresh(household.commune_id)
+    return household
+
+
+@transaction.atomic
+def restore_household(*, actor, household: Household, reason: str, source: str) -> Household:
+    check_can_edit(actor, household.commune)
+    reason = nfc(reason)
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for restoring.")})
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    if not household.is_archived:
+        raise ValidationError({"__all__": [_("This household is not archived.")]})
+    household.is_archived = False
+    household.archived_reason = ""
+    household.archived_at = None
+    household.archived_by = None
+    household.updated_by = actor
+    household.version += 1
+    household.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by",
+                                  "updated_by", "version", "updated_at"])
+    record(Change(household, AuditEvent.Action.RESTORE, household_id=household.pk, reason=reason),
+           actor=actor, source=source)
+    _queue_summary_refresh(household.commune_id)
+    return household
+
+
+@transaction.atomic
+def bulk_archive_households(*, actor, households, reason: str, source: str) -> int:
+    """Archive many households in a few queries, with one audit event each."""
+    reason = nfc(reason)
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for archiving.")})
+    targets = list(
+        Household.objects.for_user(actor).filter(pk__in=[h.pk for h in households], is_archived=False)
+        .select_for_update().select_related("commune")
+    )
+    if not actor.can_edit_households:
+        raise PermissionDenied(_("Your role may look at households but not change them."))
+    now = timezone.now()
+    for household in targets:
+        household.is_archived = True
+        household.archived_reason = reason
+        household.archived_at = now
+        household.archived_by = actor
+        household.updated_by = actor
+        household.version += 1
+    Household.objects.bulk_update(
+        targets, ["is_archived", "archived_reason", "archived_at", "archived_by", "updated_by", "version"],
+        batch_size=1000,
+    )
+    record_many(
+        (Change(h, AuditEvent.Action.ARCHIVE, household_id=h.pk, reason=reason) for h in targets),
+        actor=actor, source=source,
+    )
+    for commune_id in {h.commune_id for h in targets}:
+        _queue_summary_refresh(commune_id)
+    return len(targets)
+
+
+@transaction.atomic
+def update_household_fields(
+    *, actor, household: Household, values: dict[str, Any], source: str,
+    expected_version: int | None = None,
+) -> Household:
+    """Change the household's own fields only (the admin's main form)."""
+    check_can_edit(actor, household.commune)
+    locked = Household.objects.select_for_update().get(pk=household.pk)
+    if expected_version is not None and locked.version != expected_version:
+        raise StaleEdit(locked)
+    merged = {name: getattr(locked, name) for name in HOUSEHOLD_EDITABLE}
+    merged.update({k: v for k, v in values.items() if k in HOUSEHOLD_EDITABLE})
+    cleaned = clean_household_values(merged, locked.commune)
+    if Household.objects.filter(commune=locked.commune, code=cleaned["code"]).exclude(pk=locked.pk).exists():
+        raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {
+            "code": cleaned["code"]}})
+    before = snapshot(locked, HOUSEHOLD_FIELDS)
+    for name, value in cleaned.items():
+        setattr(locked, name, value)
+    refresh_derived(locked)
+    changes = diff(before, snapshot(locked, HOUSEHOLD_FIELDS))
+    if changes:
+        locked.updated_by = actor
+        locked.version += 1
+        locked.save()
+        record(Change(locked, AuditEvent.Action.UPDATE, changes=changes, household_id=locked.pk),
+               actor=actor, source=source)
+        _queue_summary_refresh(locked.commune_id)
+    return locked
+
+
+@transaction.atomic
+def save_members(*, actor, household: Household, rows: Sequence[MemberInput], source: str) -> Household:
+    """Add, change or archive members of one household (the admin's inline rows)."""
+    check_can_edit(actor, household.commune)
+    locked = Household.objects.select_for_update().get(pk=household.pk)
+    submitted = {row.member.pk for row in rows if row.member is not None}
+    untouched = [
+        MemberInput(values={name: getattr(m, name) for name in MEMBER_FIELDS}, member=m)
+        for m in locked.members.filter(is_archived=False).exclude(pk__in=submitted)
+    ]
+    cleaned = [
+        MemberInput(values=row.values if row.archive_reason else clean_member_values(row.values),
+                    member=row.member, archive_reason=row.archive_reason)
+        for row in rows
+    ]
+    _check_members([*cleaned, *untouched], locked)
+    pending = _Pending()
+    _save_member_rows(locked, cleaned, pending, actor)
+    before = snapshot(locked, HOUSEHOLD_FIELDS)
+    refresh_derived(locked)
+    changes = diff(before, snapshot(locked, HOUSEHOLD_FIELDS))
+    if pending.changes or changes:
+        locked.version += 1
+        locked.updated_by = actor
+        locked.save()
+        if changes:
+            pending.changes.insert(0, Change(locked, AuditEvent.Action.UPDATE, changes=changes,
+                                             household_id=locked.pk))
+        record_many(pending.changes, actor=actor, source=source)
+        _queue_summary_refresh(locked.commune_id)
+    return locked

@@ -1,0 +1,1 @@
+# Support programs, eligibility and escape-from-poverty registrations land here.

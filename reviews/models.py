@@ -1,0 +1,1 @@
+# The annual review (standards, surveys, classification, approvals) lands here.
