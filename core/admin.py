@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from .admin_scoping import ReadOnlyAdmin
 from .models import AuditEvent, User
 from .scoping import communes_for
+
+
+# Rights come from the role bound to a unit, not from groups.
+admin.site.unregister(Group)
 
 
 @admin.register(User)

@@ -8,6 +8,7 @@ package, and every deployment gets exactly the same codes.
 from __future__ import annotations
 
 import csv
+from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,9 +38,6 @@ PARENT_LEVEL: dict[int, dict[str, str | None]] = {
     AdminUnit.Edition.E2021.value: {PROVINCE: None, DISTRICT: PROVINCE, COMMUNE: DISTRICT},
     AdminUnit.Edition.E2025.value: {PROVINCE: None, COMMUNE: PROVINCE},
 }
-
-# The fields the file decides; compared to tell "updated" from "unchanged".
-SYNCED_FIELDS = ["name", "kind", "is_urban", "parent_id", "province_id"]
 
 Counts = dict[str, dict[str, int]]
 
@@ -76,8 +74,7 @@ def read_rows(edition: int, data_dir: Path | None = None) -> list[UnitRow]:
     path = data_file(edition, data_dir)
     if not path.is_file():
         raise AdminUnitDataError(
-            _("The data file for edition %(edition)s is missing: %(path)s")
-            % {"edition": edition, "path": path}
+            _("The data file for edition %(edition)s is missing: %(path)s") % {"edition": edition, "path": path}
         )
 
     levels = PARENT_LEVEL[edition]
@@ -110,9 +107,7 @@ def _parse_row(
     if level not in levels:
         raise fail(_("level “%(level)s” does not exist in this edition.") % {"level": level})
     if not (code.isascii() and code.isdigit() and len(code) == CODE_WIDTH[level]):
-        raise fail(
-            _("code “%(code)s” is not a %(width)s-digit code.") % {"code": code, "width": CODE_WIDTH[level]}
-        )
+        raise fail(_("code “%(code)s” is not a %(width)s-digit code.") % {"code": code, "width": CODE_WIDTH[level]})
     if code in seen[level]:
         raise fail(_("%(level)s code %(code)s appears twice.") % {"level": level, "code": code})
     if not raw["name"]:
@@ -147,8 +142,11 @@ def load_admin_units(edition: int, *, data_dir: Path | None = None) -> Counts:
     counted, never deleted: households and reviews point at them (PROTECT), and a
     unit dropping out of the file is a data question for a person, not the loader.
 
-    A handful of queries in one transaction: one SELECT, then per level one
-    bulk INSERT and one bulk UPDATE (each split into batches by Django as needed).
+    All in one transaction, with one SELECT and then bulk INSERTs/UPDATEs per
+    level: a re-run with nothing to do is a single query; a first load of the 2021
+    edition is 17 queries on PostgreSQL (batches of 1,000 rows, well under its
+    65,535-parameter limit) and about 90 on SQLite, where Django caps each
+    statement at 999 parameters. Either way, about a second.
     """
     rows = read_rows(edition, data_dir)
     levels = [level for level in LEVEL_ORDER if level in PARENT_LEVEL[edition]]
@@ -181,7 +179,10 @@ def _load_level(
 ) -> dict[str, int]:
     parent_level = PARENT_LEVEL[edition][level]
     to_create: list[AdminUnit] = []
-    to_update: list[AdminUnit] = []
+    # Grouped by which fields changed: Django's bulk_update builds a CASE
+    # expression per field per row in Python (about 1 ms each), so sending only
+    # the changed fields keeps a typical refresh (a few renames) near-instant.
+    to_update: dict[tuple[str, ...], list[AdminUnit]] = defaultdict(list)
     unchanged = 0
 
     for row in rows:
@@ -202,35 +203,34 @@ def _load_level(
         unit = existing.get((level, row.code))
         if unit is None:
             to_create.append(AdminUnit(edition=edition, level=level, code=row.code, **wanted))
-        elif any(getattr(unit, field) != value for field, value in wanted.items()):
-            for field, value in wanted.items():
-                setattr(unit, field, value)
-            to_update.append(unit)
         else:
-            unchanged += 1
+            changed = tuple(field for field, value in wanted.items() if getattr(unit, field) != value)
+            if changed:
+                for field in changed:
+                    setattr(unit, field, wanted[field])
+                to_update[changed].append(unit)
+            else:
+                unchanged += 1
 
     if to_create:
         AdminUnit.objects.bulk_create(to_create, batch_size=1000)
         if any(unit.pk is None for unit in to_create):
             # Backends that cannot return ids from a bulk insert: fetch them.
-            pks = dict(
-                AdminUnit.objects.filter(
-                    edition=edition, level=level, code__in=[u.code for u in to_create]
-                ).values_list("code", "pk")
-            )
+            pks = dict(AdminUnit.objects.filter(edition=edition, level=level).values_list("code", "pk"))
             for unit in to_create:
                 unit.pk = pks[unit.code]
         if parent_level is None:
             for unit in to_create:
                 unit.province_id = unit.pk
             AdminUnit.objects.bulk_update(to_create, ["province_id"], batch_size=1000)
-    if to_update:
-        AdminUnit.objects.bulk_update(to_update, SYNCED_FIELDS, batch_size=1000)
+    for fields, units in to_update.items():
+        AdminUnit.objects.bulk_update(units, fields, batch_size=1000)
 
-    for unit in [*to_create, *to_update]:
+    for unit in to_create:
         existing[(level, unit.code)] = unit
     for row in rows:
         unit = existing[(level, row.code)]
         saved[(level, row.code)] = (unit.pk, unit.province_id)
 
-    return {"created": len(to_create), "updated": len(to_update), "unchanged": unchanged}
+    updated = sum(len(units) for units in to_update.values())
+    return {"created": len(to_create), "updated": updated, "unchanged": unchanged}

@@ -78,9 +78,10 @@ class HouseholdAdminForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        if self.instance.pk:
+        if self.instance.pk and "expected_version" in self.fields:
             self.fields["expected_version"].initial = self.instance.version
-        self.fields["code"].required = False
+        if "code" in self.fields:
+            self.fields["code"].required = False
 
     def clean(self):
         cleaned = super().clean()

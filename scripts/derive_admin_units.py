@@ -121,14 +121,10 @@ def rows_2025(provinces: list[dict[str, Any]]) -> Iterator[Row]:
         if p.get("districts"):
             raise ValueError("2025 data must not have districts (the 2025 map abolished them)")
         p_code, p_name = pad("province", p["code"]), nfc(p["name"])
-        yield make_row(
-            "province", p_code, p_name, kind_from_type("province", p["division_type"], p_name), ""
-        )
+        yield make_row("province", p_code, p_name, kind_from_type("province", p["division_type"], p_name), "")
         for w in p.get("wards", []):
             w_code, w_name = pad("commune", w["code"]), nfc(w["name"])
-            yield make_row(
-                "commune", w_code, w_name, kind_from_type("commune", w["division_type"], w_name), p_code
-            )
+            yield make_row("commune", w_code, w_name, kind_from_type("commune", w["division_type"], w_name), p_code)
 
 
 def sort_rows(rows: Iterable[Row]) -> list[Row]:

@@ -149,9 +149,12 @@ def test_kinds_and_urban_flags() -> None:
     assert communes.filter(edition=2025, kind="Đặc khu").count() == 13
     assert communes.get(edition=2025, name="Đặc khu Phú Quốc").is_urban is False
     assert not AdminUnit.objects.exclude(level=COMMUNE).filter(is_urban=True).exists()
-    assert set(
-        AdminUnit.objects.filter(edition=2021, level=DISTRICT).values_list("kind", flat=True)
-    ) == {"Huyện", "Quận", "Thị xã", "Thành phố"}
+    assert set(AdminUnit.objects.filter(edition=2021, level=DISTRICT).values_list("kind", flat=True)) == {
+        "Huyện",
+        "Quận",
+        "Thị xã",
+        "Thành phố",
+    }
     # The source spells two city names "Thành Phố"; the kind is still canonical.
     assert AdminUnit.objects.get(edition=2021, level=DISTRICT, name="Thành Phố Bắc Kạn").kind == "Thành phố"
     assert set(AdminUnit.objects.filter(level=PROVINCE).values_list("kind", flat=True)) == {

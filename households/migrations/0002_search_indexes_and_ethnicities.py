@@ -5,12 +5,7 @@ pg_trgm GIN index serves that; SQLite has no such index and scans, which is
 fine at a commune's or a demo's size.
 """
 
-import csv
-from pathlib import Path
-
 from django.db import migrations
-
-DATA = Path(__file__).resolve().parent.parent / "data" / "ethnicities.csv"
 
 
 def add_trigram_indexes(apps, schema_editor):
@@ -35,21 +30,9 @@ def drop_trigram_indexes(apps, schema_editor):
 
 
 def load_ethnicities(apps, schema_editor):
-    import unicodedata
+    from households.reference import load_ethnicities as load
 
-    Ethnicity = apps.get_model("households", "Ethnicity")
-    with DATA.open(encoding="utf-8") as handle:
-        for row in csv.DictReader(handle):
-            name = unicodedata.normalize("NFC", row["name"])
-            Ethnicity.objects.update_or_create(
-                code=row["code"],
-                defaults={
-                    "name": name,
-                    "code_1979": row["code_1979"],
-                    "aliases": unicodedata.normalize("NFC", row["aliases"]),
-                    "is_minority": name != "Kinh",
-                },
-            )
+    load(apps.get_model("households", "Ethnicity"))
 
 
 class Migration(migrations.Migration):

@@ -61,15 +61,13 @@ class Command(BaseCommand):
             if any(c["created"] or c["updated"] for c in counts.values()):
                 self.stdout.write(
                     self.style.SUCCESS(
-                        _("Edition %(edition)s loaded in %(seconds).1f s.")
-                        % {"edition": edition, "seconds": elapsed}
+                        _("Edition %(edition)s loaded in %(seconds).1f s.") % {"edition": edition, "seconds": elapsed}
                     )
                 )
             else:
                 self.stdout.write(
                     self.style.SUCCESS(
-                        _("Edition %(edition)s is already up to date: nothing changed.")
-                        % {"edition": edition}
+                        _("Edition %(edition)s is already up to date: nothing changed.") % {"edition": edition}
                     )
                 )
 

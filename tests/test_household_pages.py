@@ -1,0 +1,153 @@
+import unicodedata
+
+import pytest
+from django.urls import reverse
+
+from core.models import AuditEvent
+from households.models import Ethnicity, Household
+
+from .world import make_household
+
+
+def form_data(world, household=None, members=None, **overrides):
+    """A POST body for the household form, as the browser sends it."""
+    mong = Ethnicity.objects.get(name="Mông").pk
+    members = members if members is not None else [
+        {"full_name": "Lý Seo Lùng", "sex": "male", "relation": "head", "ethnicity": mong, "birth_year": "1975"},
+        {"full_name": "Sùng Thị Vá", "sex": "female", "relation": "spouse", "ethnicity": mong,
+         "birth_date": "03/02/1978"},
+        {"full_name": "Lý Seo Sấu", "sex": "male", "relation": "child", "ethnicity": mong, "birth_year": "2010",
+         "personal_id": "010210000123"},
+    ]
+    data = {
+        "village": world.village.pk, "code": "", "area": "", "phone": "", "classification": "none",
+        "classification_year": "", "version": household.version if household else "",
+        "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": "0",
+        "members-MIN_NUM_FORMS": "1", "members-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(members):
+        for key, value in row.items():
+            data[f"members-{i}-{key}"] = value
+    data.update(overrides)
+    return data
+
+
+def test_officer_creates_a_household_with_three_members_through_the_form(world, login):
+    client = login(world.officer)
+    response = client.post(reverse("households:create"), form_data(world))
+    h = Household.objects.get(head_name="Lý Seo Lùng")
+    assert response.status_code == 302 and response["Location"] == h.get_absolute_url()
+    assert h.member_count == 3 and h.commune == world.tathang and h.code == "0002"
+    assert AuditEvent.objects.filter(household=h, source="form", actor=world.officer).count() == 4
+
+
+def test_form_with_two_heads_is_refused_with_a_message_and_saves_nothing(world, login):
+    client = login(world.officer)
+    data = form_data(world, **{"members-1-relation": "head"})
+    response = client.post(reverse("households:create"), data)
+    assert response.status_code == 200
+    assert "exactly one head" in response.content.decode() or "đúng một chủ hộ" in response.content.decode()
+    assert not Household.objects.filter(head_name="Lý Seo Lùng").exists()
+
+
+def test_form_error_names_the_field_in_vietnamese(world, login):
+    client = login(world.officer)
+    response = client.post(reverse("households:create"), form_data(world, **{"members-2-personal_id": "12345"}))
+    assert response.status_code == 200
+    assert response.context["formset"].forms[2].errors["personal_id"]
+    assert not Household.objects.filter(head_name="Lý Seo Lùng").exists()
+
+
+def test_decomposed_input_is_stored_composed(world, login):
+    client = login(world.officer)
+    name = unicodedata.normalize("NFD", "Lý Seo Lùng")
+    data = form_data(world, **{"members-0-full_name": name})
+    client.post(reverse("households:create"), data)
+    h = Household.objects.get(search_text__contains="ly seo lung")
+    assert h.head_name == "Lý Seo Lùng"
+
+
+def test_second_officer_saving_an_old_copy_is_told_and_keeps_their_input(world, login):
+    h = world.household
+    members = [{"member_id": m.pk, "full_name": m.full_name, "sex": m.sex, "relation": m.relation,
+                "ethnicity": m.ethnicity_id, "birth_year": m.birth_year} for m in h.members.order_by("pk")]
+    client = login(world.officer)
+    first = form_data(world, h, members, code=h.code, classification="poor", classification_year="2025",
+                      phone="0911111111", **{"members-INITIAL_FORMS": "2"})
+    second = dict(first, phone="0922222222")
+    assert client.post(reverse("households:edit", args=[h.pk]), first).status_code == 302
+    response = client.post(reverse("households:edit", args=[h.pk]), second)
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "0922222222" in page  # their input is still on the page
+    assert response.context["form"]["version"].value() == h.version + 1
+    assert Household.objects.get(pk=h.pk).phone == "0911111111"
+
+
+def test_search_without_diacritics_finds_the_household(world, login):
+    client = login(world.officer)
+    response = client.get(reverse("households:list"), {"q": "giang a pao"})
+    assert list(response.context["page"]) == [world.household]
+    response = client.get(reverse("households:list"), {"q": "VÀNG thị"})  # another member, any case
+    assert list(response.context["page"]) == [world.household]
+    response = client.get(reverse("households:list"), {"q": "nguyen van binh"})  # other province
+    assert list(response.context["page"]) == []
+
+
+def test_list_filters_by_classification_and_archived(world, login):
+    client = login(world.officer)
+    extra = make_household(world.officer, world.tathang, world.village, "Hầu A Dế")
+    page = client.get(reverse("households:list"), {"classification": "poor"}).context["page"]
+    assert list(page) == [world.household]
+    from households import services
+
+    services.archive_household(actor=world.officer, household=extra, reason="Đã chuyển", source="form")
+    assert list(client.get(reverse("households:list")).context["page"]) == [world.household]
+    assert list(client.get(reverse("households:list"), {"archived": "yes"}).context["page"]) == [extra]
+
+
+def test_reviewer_sees_households_of_every_commune_in_the_district_only(world, login):
+    client = login(world.reviewer)
+    page = client.get(reverse("households:list"), {"per_page": 100}).context["page"]
+    assert set(page) == {world.household, world.household_lapantan}
+
+
+def test_detail_shows_history_and_masks_ids_for_reviewers(world, login):
+    h = make_household(world.officer, world.tathang, world.village, "Thào A Chá",
+                       others=[])
+    member = h.members.get()
+    member.personal_id = "010083012345"
+    member.save()
+    officer_page = login(world.officer).get(h.get_absolute_url()).content.decode()
+    assert "010083012345" in officer_page
+    assert "Thào A Chá" in officer_page
+    reviewer_page = login(world.reviewer).get(h.get_absolute_url()).content.decode()
+    assert "010083012345" not in reviewer_page and "010•••••••45" in reviewer_page
+
+
+@pytest.mark.parametrize("per_page", [25, 100])
+def test_household_list_query_count_does_not_grow_with_rows(world, login, django_assert_max_num_queries, per_page):
+    for i in range(120):
+        Household.objects.create(commune=world.tathang, village=world.village, code=f"9{i:04d}",
+                                 head_name=f"Hộ {i}", area="rural", search_text=f"ho {i}")
+    client = login(world.officer)
+    with django_assert_max_num_queries(10):
+        response = client.get(reverse("households:list"), {"per_page": per_page})
+    assert len(response.context["page"]) == per_page
+
+
+def test_villages_page_lets_an_officer_add_a_village_once(world, login):
+    client = login(world.officer)
+    response = client.post(reverse("households:villages"), {"name": "Thôn Sín Chải"})
+    assert response.status_code == 302
+    response = client.post(reverse("households:villages"), {"name": "Thon Sin Chai"})
+    assert response.status_code == 200 and response.context["form"].errors["name"]
+
+
+def test_archive_page_needs_a_reason_then_archives(world, login):
+    client = login(world.officer)
+    url = reverse("households:archive", args=[world.household.pk])
+    assert client.post(url, {"reason": ""}).status_code == 200
+    assert client.post(url, {"reason": "Hộ đã chuyển đi nơi khác"}).status_code == 302
+    world.household.refresh_from_db()
+    assert world.household.is_archived

@@ -1,0 +1,182 @@
+import unicodedata
+
+import pytest
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from core.models import AuditEvent
+from households import services
+from households.models import ArchiveInsteadOfDelete, Household, Member
+
+from .world import make_household, member
+
+
+def test_new_household_gets_derived_columns_and_an_audit_trail(world):
+    h = world.household
+    assert h.head_name == "Giàng A Páo"
+    assert h.member_count == 2
+    assert h.is_ethnic_minority is True
+    assert h.area == Household.Area.RURAL  # Tả Thàng is a xã
+    assert "giang a pao" in h.search_text and "vang thi my" in h.search_text
+    events = AuditEvent.objects.filter(household=h)
+    assert events.filter(action="create", content_type__model="household").count() == 1
+    assert events.filter(action="create", content_type__model="member").count() == 2
+    assert all(e.actor == world.officer and e.source == "form" for e in events)
+
+
+def test_household_in_urban_commune_defaults_to_urban(world):
+    village = services.get_or_create_village(world.town, "Tổ dân phố 1")
+    h = make_household(world.superuser, world.town, village, "Trần Văn An", ethnicity="Kinh")
+    assert h.area == Household.Area.URBAN
+    assert h.code == "0001"
+
+
+def test_text_is_stored_in_nfc_whatever_the_input(world):
+    decomposed = unicodedata.normalize("NFD", "Sùng Thị Dợ")
+    h = make_household(world.officer, world.tathang, world.village, decomposed)
+    stored = Member.objects.get(household=h).full_name
+    assert stored == "Sùng Thị Dợ" and unicodedata.is_normalized("NFC", stored)
+
+
+def test_household_needs_exactly_one_head(world):
+    with pytest.raises(ValidationError) as exc:
+        make_household(world.officer, world.tathang, world.village, "Giàng A Sử",
+                       others=[member("Giàng A Tủa", "head", year=1990)])
+    assert "exactly one head" in str(exc.value)
+    assert not Household.objects.filter(head_name="Giàng A Sử").exists()  # nothing half-saved
+
+
+def test_personal_id_used_in_another_household_is_refused(world):
+    make_household(world.officer, world.tathang, world.village, "Thào A Chá",
+                   others=[member("Thào A Lử", "child", year=2005, personal_id="010205000111")])
+    with pytest.raises(ValidationError) as exc:
+        make_household(world.officer, world.tathang, world.village, "Lồ A Sính",
+                       others=[member("Lồ Thị Sua", "child", "female", 2005, personal_id="010205000111")])
+    assert "010205000111" in str(exc.value)
+
+
+def test_member_errors_name_the_field(world):
+    with pytest.raises(ValidationError) as exc:
+        make_household(world.officer, world.tathang, world.village, "Ma Seo Lử",
+                       others=[member("Ma Thị Dung", "spouse", "female", 1899)])
+    assert "birth_year" in exc.value.error_dict
+
+
+def test_reviewer_cannot_write_households(world):
+    with pytest.raises(PermissionDenied):
+        make_household(world.reviewer, world.tathang, world.village, "Giàng Seo Phử")
+
+
+def test_officer_cannot_write_in_another_commune(world):
+    village = services.get_or_create_village(world.lapantan, "Thôn Lao Táo")
+    with pytest.raises(PermissionDenied):
+        make_household(world.officer, world.lapantan, village, "Giàng Seo Phử")
+
+
+def test_change_records_before_and_after(world):
+    h = world.household
+    head, spouse = h.members.order_by("pk")
+    rows = [
+        services.MemberInput(values={**{n: getattr(head, n) for n in services.MEMBER_FIELDS},
+                                     "full_name": "Giàng A Pao"}, member=head),
+        services.MemberInput(values={n: getattr(spouse, n) for n in services.MEMBER_FIELDS}, member=spouse),
+    ]
+    saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
+                                    values={"village": h.village, "code": h.code, "phone": "0912345678",
+                                            "classification": "poor", "classification_year": 2025},
+                                    members=rows, household=h, expected_version=h.version)
+    assert saved.version == h.version + 1
+    change = AuditEvent.objects.get(household=h, action="update", content_type__model="household")
+    assert change.changes["phone"] == ["", "0912345678"]
+    assert change.changes["head_name"] == ["Giàng A Páo", "Giàng A Pao"]
+    member_change = AuditEvent.objects.get(household=h, action="update", content_type__model="member")
+    assert member_change.changes == {"full_name": ["Giàng A Páo", "Giàng A Pao"]}
+
+
+def test_save_from_an_old_copy_is_refused_and_changes_nothing(world):
+    h = world.household
+    rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
+            for m in h.members.all()]
+    values = {"village": h.village, "code": h.code, "classification": "poor", "classification_year": 2025}
+    services.save_household(actor=world.officer, source="form", commune=h.commune, values={**values, "phone": "1"},
+                            members=rows, household=h, expected_version=h.version)
+    with pytest.raises(services.StaleEdit):
+        services.save_household(actor=world.officer, source="form", commune=h.commune,
+                                values={**values, "phone": "2"}, members=rows, household=h,
+                                expected_version=h.version)
+    assert Household.objects.get(pk=h.pk).phone == "1"
+
+
+def test_saving_without_changes_leaves_no_event_and_keeps_the_version(world):
+    h = world.household
+    rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
+            for m in h.members.all()]
+    before = AuditEvent.objects.count()
+    saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
+                                    values={"village": h.village, "code": h.code, "classification": "poor",
+                                            "classification_year": 2025},
+                                    members=rows, household=h, expected_version=h.version)
+    assert saved.version == h.version
+    assert AuditEvent.objects.count() == before
+
+
+def test_member_leaving_is_archived_not_deleted(world):
+    h = world.household
+    head, spouse = h.members.order_by("pk")
+    rows = [services.MemberInput(values={n: getattr(head, n) for n in services.MEMBER_FIELDS}, member=head),
+            services.MemberInput(values={}, member=spouse, archive_reason="Chuyển đi nơi khác")]
+    saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
+                                    values={"village": h.village, "code": h.code, "classification": "poor",
+                                            "classification_year": 2025},
+                                    members=rows, household=h, expected_version=h.version)
+    spouse.refresh_from_db()
+    assert spouse.is_archived and spouse.archived_reason == "Chuyển đi nơi khác"
+    assert saved.member_count == 1
+    assert AuditEvent.objects.filter(object_id=spouse.pk, action="archive").exists()
+
+
+def test_archive_keeps_the_record_and_hard_delete_is_impossible(world):
+    h = services.archive_household(actor=world.officer, household=world.household, reason="Cả hộ chuyển đi",
+                                   source="form")
+    assert h.is_archived and Household.objects.filter(pk=h.pk).exists()
+    event = AuditEvent.objects.get(household=h, action="archive")
+    assert event.reason == "Cả hộ chuyển đi" and event.actor == world.officer
+    with pytest.raises(ArchiveInsteadOfDelete):
+        h.delete()
+    with pytest.raises(ArchiveInsteadOfDelete):
+        Household.objects.filter(pk=h.pk).delete()
+    with pytest.raises(ArchiveInsteadOfDelete):
+        Member.objects.filter(household=h).delete()
+    restored = services.restore_household(actor=world.officer, household=h, reason="Quay về", source="form")
+    assert not restored.is_archived
+
+
+def test_archive_needs_a_reason(world):
+    with pytest.raises(ValidationError):
+        services.archive_household(actor=world.officer, household=world.household, reason="  ", source="form")
+
+
+def test_bulk_archive_records_one_event_per_household_and_stays_in_scope(world):
+    second = make_household(world.officer, world.tathang, world.village, "Lù Seo Dìn")
+    count = services.bulk_archive_households(
+        actor=world.officer, households=[world.household, second, world.household_lapantan],
+        reason="Rà soát lại", source="bulk",
+    )
+    assert count == 2  # La Pan Tẩn is outside the officer's commune
+    assert AuditEvent.objects.filter(action="archive", source="bulk").count() == 2
+    world.household_lapantan.refresh_from_db()
+    assert not world.household_lapantan.is_archived
+
+
+def test_commune_summary_is_refreshed_after_commit(world, django_capture_on_commit_callbacks):
+    from households.models import CommuneSummary
+
+    with django_capture_on_commit_callbacks(execute=True):
+        make_household(world.officer, world.tathang, world.village, "Hảng A Chu")
+    summary = CommuneSummary.objects.get(commune=world.tathang)
+    assert (summary.households, summary.members, summary.poor) == (2, 3, 1)
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        services.archive_household(actor=world.officer, household=world.household, reason="Chuyển đi",
+                                   source="form")
+    assert len(callbacks) == 1
+    summary.refresh_from_db()
+    assert (summary.households, summary.poor, summary.archived) == (1, 0, 1)

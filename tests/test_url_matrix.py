@@ -1,0 +1,243 @@
+"""Every URL, for every role, with an object inside and one outside the role's area.
+
+The matrix below says what each role must get. A URL that the project serves
+but the matrix does not know fails the test: adding a page means deciding who
+may see it.
+"""
+
+import re
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.urls import URLResolver, get_resolver, reverse
+
+from core.models import AuditEvent
+from households import summaries
+from households.models import CommuneSummary, Ethnicity, Member
+
+ROLES = ["anonymous", "officer", "reviewer", "province_admin", "superuser"]
+STAFF = ROLES[1:]
+
+
+def walk(patterns, prefix="", namespace=None):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            ns = namespace
+            if pattern.namespace:
+                ns = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+            yield from walk(pattern.url_patterns, prefix + str(pattern.pattern), ns)
+        else:
+            name = f"{namespace}:{pattern.name}" if namespace and pattern.name else pattern.name
+            yield prefix + str(pattern.pattern), name
+
+
+def all_urls():
+    return list(walk(get_resolver().url_patterns))
+
+
+# --- the objects a URL is tried with -------------------------------------------
+
+def household_for(world, role, inside):
+    if inside or role == "superuser":
+        return world.household
+    return {"officer": world.household_lapantan, "reviewer": world.household_yty,
+            "province_admin": world.household_outside, "anonymous": world.household}[role]
+
+
+def object_for(model, world, role, inside):
+    household = household_for(world, role, inside)
+    if model == "household":
+        return household
+    if model == "member":
+        return household.members.first()
+    if model == "village":
+        return household.village
+    if model == "adminunit":
+        return household.commune
+    if model == "communesummary":
+        return CommuneSummary.objects.get(commune=household.commune)
+    if model == "auditevent":
+        return AuditEvent.objects.filter(household=household).first()
+    if model == "ethnicity":
+        return Ethnicity.objects.first()
+    if model == "user":
+        return world.officer
+    raise AssertionError(f"no test object for {model}")
+
+
+# --- what each role may do in the admin, per model ------------------------------
+
+# model: (scoped by area, roles that may view, roles that may add)
+ADMIN_MODELS = {
+    "households.household": (True, STAFF, ["officer", "superuser"]),
+    "households.member": (True, STAFF, []),
+    "households.village": (True, STAFF, ["officer", "superuser"]),
+    "households.ethnicity": (False, STAFF, []),
+    "households.communesummary": (True, STAFF, []),
+    "geo.adminunit": (True, STAFF, []),
+    "core.auditevent": (True, STAFF, []),
+    "core.user": (False, ["superuser"], ["superuser"]),
+}
+ADMIN_MODEL_URL = re.compile(
+    r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>|add/|<path:object_id>/(?:change/|history/|delete/)?"
+    r"|<id>/password/)$"
+)
+
+
+def expect_admin_model(app, model, rest, role, inside):
+    scoped, viewers, adders = ADMIN_MODELS[f"{app}.{model}"]
+    if role == "anonymous":
+        return 302
+    if rest == "":
+        return 200 if role in viewers else 403
+    if rest == "add/":
+        return 200 if role in adders else 403
+    if rest == "<id>/password/":
+        return 200 if role == "superuser" else 403
+    if rest == "<path:object_id>/":
+        return 302  # redirects to the change page
+    if role not in viewers:
+        return 403
+    if scoped and not inside and role != "superuser":
+        return 404
+    if rest == "<path:object_id>/delete/":
+        return 403  # nothing is ever deleted
+    return 200
+
+
+# --- the application's own URLs ------------------------------------------------------
+
+def by_role(anonymous, officer, reviewer, province_admin, superuser):
+    return dict(zip(ROLES, (anonymous, officer, reviewer, province_admin, superuser), strict=True))
+
+
+def hh(world, role, inside):
+    return {"pk": household_for(world, role, inside).pk}
+
+
+# name: (kwargs maker or None, expected inside, expected outside)
+APP_URLS = {
+    "home": (None, by_role(302, 200, 200, 200, 200), None),
+    "login": (None, by_role(200, 302, 302, 302, 302), None),
+    "logout": (None, by_role(405, 405, 405, 405, 405), None),  # POST only
+    "set_language": (None, by_role(302, 302, 302, 302, 302), None),
+    "households:list": (None, by_role(302, 200, 200, 200, 200), None),
+    "households:villages": (None, by_role(302, 200, 200, 200, 200), None),
+    "households:create": (None, by_role(302, 200, 403, 403, 200), None),
+    "households:detail": (hh, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "households:edit": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "households:archive": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "households:restore": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "admin:index": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:login": (None, by_role(200, 302, 302, 302, 302), None),
+    "admin:logout": (None, by_role(302, 405, 405, 405, 405), None),  # POST only; anonymous is sent to log in
+    "admin:password_change": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:password_change_done": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:jsi18n": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:app_list": (lambda w, r, i: {"app_label": "households"}, by_role(302, 200, 200, 200, 200), None),
+}
+SPECIAL = {"admin:autocomplete", "admin:view_on_site", "admin/(?P<url>.*)$"}
+
+
+def matrix_key(route, name):
+    if name in APP_URLS or name in SPECIAL:
+        return name
+    if route in SPECIAL:
+        return route
+    match = ADMIN_MODEL_URL.match(route)
+    if match and f"{match['app']}.{match['model']}" in ADMIN_MODELS:
+        return "admin-model"
+    return None
+
+
+def test_every_url_is_in_the_matrix():
+    missing = [(route, name) for route, name in all_urls() if matrix_key(route, name) is None]
+    assert missing == [], f"URLs with no entry in the role matrix: {missing}"
+
+
+def test_every_registered_admin_model_has_a_policy():
+    from django.contrib import admin
+
+    registered = {f"{m._meta.app_label}.{m._meta.model_name}" for m in admin.site._registry}
+    assert registered == set(ADMIN_MODELS)
+
+
+@pytest.fixture
+def matrix_world(world):
+    for commune in (world.tathang, world.lapantan, world.yty, world.other_commune, world.commune2025):
+        summaries.refresh_commune(commune.pk)
+    return world
+
+
+def client_for(client, world, role):
+    users = {"officer": world.officer, "reviewer": world.reviewer, "province_admin": world.province_admin,
+             "superuser": world.superuser}
+    client.logout()
+    if role != "anonymous":
+        client.force_login(users[role])
+    return client
+
+
+def fill(route, obj):
+    return route.replace("<path:object_id>", str(obj.pk)).replace("<id>", str(obj.pk))
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(matrix_world, client, role):
+    world = matrix_world
+    client = client_for(client, world, role)
+    failures = []
+    for route, name in all_urls():
+        key = matrix_key(route, name)
+        for inside in (True, False):
+            if key == "admin-model":
+                match = ADMIN_MODEL_URL.match(route)
+                model = match["model"]
+                if "<" not in route and not inside:
+                    continue
+                obj = object_for(model, world, role, inside)
+                url = "/" + fill(route, obj)
+                expected = expect_admin_model(match["app"], model, match["rest"], role, inside)
+            elif key in APP_URLS:
+                make_kwargs, inside_expect, outside_expect = APP_URLS[key]
+                if not inside and outside_expect is None:
+                    continue
+                kwargs = make_kwargs(world, role, inside) if make_kwargs else {}
+                url = reverse(key, kwargs=kwargs)
+                expected = (inside_expect if inside else outside_expect)[role]
+            elif key == "admin:view_on_site":
+                household = household_for(world, role, inside)
+                ct = ContentType.objects.get_for_model(household)
+                url = reverse(key, args=[ct.pk, household.pk])
+                expected = 302 if (role != "anonymous" and (inside or role == "superuser")) else (
+                    302 if role == "anonymous" else 404)
+            elif key == "admin:autocomplete":
+                if not inside:
+                    continue
+                url = reverse(key) + "?app_label=households&model_name=household&field_name=village&term="
+                expected = 302 if role == "anonymous" else 200
+            elif key == "admin/(?P<url>.*)$":
+                if not inside:
+                    continue
+                url = "/admin/no-such-page/"
+                expected = 302 if role == "anonymous" else 404
+            else:
+                raise AssertionError(key)
+            status = client.get(url).status_code
+            if status != expected:
+                failures.append(f"{role} {'inside' if inside else 'outside'} GET {url}: {status}, expected {expected}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_admin_autocomplete_lists_only_villages_in_the_area(world, client):
+    client.force_login(world.officer)
+    url = reverse("admin:autocomplete") + "?app_label=households&model_name=household&field_name=village&term="
+    names = {item["text"] for item in client.get(url).json()["results"]}
+    assert names == {"Thôn Tả Thàng"}
+
+
+def test_member_of_a_household_outside_is_not_found_through_the_admin(world, client):
+    client.force_login(world.officer)
+    outside = Member.objects.filter(household=world.household_lapantan).first()
+    url = reverse("admin:households_member_change", args=[outside.pk])
+    assert client.get(url).status_code == 404

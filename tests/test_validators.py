@@ -1,0 +1,52 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from households.validators import clean_personal_id
+
+
+def test_valid_twelve_digit_id_matching_sex_and_year():
+    pid = clean_personal_id("010 083 012 345", sex="male", birth_year=1983)
+    assert pid.value == "010083012345"
+    assert pid.is_legacy is False
+
+
+def test_woman_born_in_2000s_has_century_digit_3():
+    assert clean_personal_id("010305000001", sex="female", birth_year=2005).value == "010305000001"
+
+
+def test_old_nine_digit_id_is_accepted_and_flagged():
+    pid = clean_personal_id("063123456", sex="male", birth_year=1970)
+    assert pid.value == "063123456" and pid.is_legacy is True
+
+
+def test_empty_id_is_allowed():
+    assert clean_personal_id("").value == ""
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        ("01008301234", "length"),
+        ("0100830123456", "length"),
+        ("01008301234A", "not_digits"),
+        ("1.23457E+11", "scientific"),
+        ("010983012345", "century"),
+    ],
+)
+def test_malformed_ids_are_refused_with_a_reason(raw, code):
+    with pytest.raises(ValidationError) as exc:
+        clean_personal_id(raw)
+    assert exc.value.code == code
+
+
+def test_id_of_a_woman_given_to_a_man_is_refused():
+    with pytest.raises(ValidationError) as exc:
+        clean_personal_id("010183012345", sex="male", birth_year=1983)
+    assert exc.value.code == "sex_mismatch"
+
+
+def test_id_birth_year_must_match_member_birth_year():
+    with pytest.raises(ValidationError) as exc:
+        clean_personal_id("010083012345", sex="male", birth_year=1984)
+    assert exc.value.code == "year_mismatch"
+    assert "1983" in exc.value.messages[0] and "1984" in exc.value.messages[0]
