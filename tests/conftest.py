@@ -17,3 +17,13 @@ def login(client):
         return client
 
     return _login
+
+
+@pytest.fixture(autouse=True)
+def english_messages():
+    """Service and validator messages in English, so tests read the same whatever
+    language the catalogue holds; pages choose their language per request."""
+    from django.utils import translation
+
+    with translation.override("en"):
+        yield

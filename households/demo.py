@@ -1,0 +1,714 @@
+"""Demo data: households of Lào Cai's Mường Khương and Bát Xát districts (2021 map).
+
+`build()` is called by `manage.py seed_demo`. It makes sure the 2021 map is
+loaded, creates the demo users, and — unless the demo households are already
+there — a few thousand households with their members in thirteen communes,
+shaped like what the province reports: about half the households poor in the
+high Mông/Dao/Hà Nhì communes (Tả Thàng, La Pan Tẩn, Y Tý, A Lù, Dền Thàng,
+Sàng Ma Sáo), few in the district town.
+
+The names, villages, ages and identifiers are invented, but drawn so that they
+look real; nothing here describes a real person. Everything is drawn from one
+seeded `random.Random`, so two runs on empty databases give the same data.
+
+Rows are written with bulk_create, so the derived columns are computed here
+exactly as `services.refresh_derived` computes them, and one CREATE audit event
+per household and per member is recorded with `source=demo`.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import TextIO
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import Change, diff, record_many, snapshot
+from core.models import AuditEvent
+from core.text import fold, nfc
+from geo.models import AdminUnit
+
+from . import services, summaries
+from .models import Ethnicity, Household, Member
+
+EDITION = AdminUnit.Edition.E2021.value
+PROVINCE_CODE = "10"  # Lào Cai
+MUONG_KHUONG, BAT_XAT = "083", "082"
+TA_THANG, LA_PAN_TAN, TT_MUONG_KHUONG = "02794", "02791", "02761"
+
+SEED = 20_250_010
+# The last recognised classification, and the year ages are counted from.
+CLASSIFICATION_YEAR = 2025
+REFERENCE_YEAR = 2025
+PASSWORD = "demo12345"  # noqa: S105 - the published demo password
+
+
+class DemoError(Exception):
+    """The demo cannot be built (the map or the ethnic groups are missing)."""
+
+
+# --- what to build -------------------------------------------------------------
+
+@dataclass(frozen=True)
+class CommunePlan:
+    code: str
+    households: int
+    poor: float       # share of households classified poor
+    near_poor: float  # share classified near-poor
+    ethnic_mix: dict[str, int]  # weights of the household heads' groups
+    villages: Sequence[str]
+    highland: bool = True  # a high, difficult commune (health insurance, remoteness)
+
+
+def _tdp(count: int) -> list[str]:
+    return [f"Tổ dân phố {n}" for n in range(1, count + 1)]
+
+
+COMMUNES: tuple[CommunePlan, ...] = (
+    # Mường Khương (083)
+    CommunePlan(TA_THANG, 262, 0.50, 0.17, {"Mông": 86, "Phù Lá": 6, "Dao": 4, "Kinh": 2, "Tày": 2},
+                ["Thôn Tả Thàng", "Thôn Sả Hồ", "Thôn Sín Chải", "Thôn Lao Chải", "Thôn Na Pên",
+                 "Thôn Lùng Sán"]),
+    CommunePlan(LA_PAN_TAN, 284, 0.49, 0.18, {"Mông": 80, "Phù Lá": 8, "Dao": 8, "Kinh": 2, "Tày": 2},
+                ["Thôn La Pan Tẩn", "Thôn Pải Chư Phìn", "Thôn Sả Lùng Chéng", "Thôn Mào Sao Chải",
+                 "Thôn Cốc Cài", "Thôn Hoàng Phìn", "Thôn Ngải Thầu"]),
+    CommunePlan(TT_MUONG_KHUONG, 452, 0.04, 0.05,
+                {"Kinh": 50, "Nùng": 14, "Tày": 12, "Giáy": 12, "Mông": 7, "Phù Lá": 3, "Dao": 2},
+                _tdp(8), highland=False),
+    CommunePlan("02752", 243, 0.41, 0.18, {"Mông": 85, "Dao": 5, "Tày": 4, "Kinh": 3, "Phù Lá": 3},
+                ["Thôn Pha Long 1", "Thôn Pha Long 2", "Thôn Lao Chải", "Thôn Sín Chải",
+                 "Thôn Tả Lùng Thàng", "Thôn Phìn Giàng"]),
+    CommunePlan("02788", 338, 0.12, 0.10,
+                {"Kinh": 30, "Nùng": 25, "Giáy": 10, "Tày": 10, "Dao": 10, "Mông": 10, "Phù Lá": 5},
+                ["Thôn Na Lốc 1", "Thôn Na Lốc 2", "Thôn Cốc Phương", "Thôn Cốc Cài", "Thôn Na Pao",
+                 "Bản Xả", "Thôn Mới", "Thôn Lùng Cẩu"], highland=False),
+    CommunePlan("02785", 258, 0.22, 0.14,
+                {"Nùng": 35, "Tày": 20, "Mông": 20, "Kinh": 10, "Dao": 10, "Giáy": 5},
+                ["Bản Lùng Vai", "Thôn Na Khui", "Thôn Cốc Chứ", "Thôn Văng Leng", "Thôn Tùng Lâu",
+                 "Thôn Mới"], highland=False),
+    CommunePlan("02782", 231, 0.40, 0.18, {"Mông": 70, "Phù Lá": 15, "Dao": 10, "Kinh": 5},
+                ["Thôn Cao Sơn", "Thôn Lả Dì Thàng", "Thôn Sín Chải", "Thôn Sảng Chải", "Thôn Pờ Chồ"]),
+    # Bát Xát (082)
+    CommunePlan("02701", 304, 0.52, 0.16, {"Mông": 55, "Hà Nhì": 40, "Dao": 3, "Kinh": 2},
+                ["Thôn Lao Chải", "Thôn Choản Thèn", "Thôn Ngải Thầu", "Thôn Mò Phú Chải", "Thôn Phìn Hồ",
+                 "Thôn Hồng Ngài", "Thôn Sín Chải", "Thôn Tả Gì Thàng"]),
+    CommunePlan("02692", 238, 0.51, 0.17, {"Hà Nhì": 45, "Mông": 40, "Dao": 13, "Kinh": 2},
+                ["Thôn A Lù", "Thôn Phìn Hồ", "Thôn Phìn Ngan Sán", "Thôn Sáo Chải", "Thôn Can Hồ"]),
+    CommunePlan("02722", 196, 0.53, 0.17, {"Dao": 55, "Mông": 37, "Giáy": 4, "Kinh": 4},
+                ["Thôn Dền Thàng", "Thôn Phìn Chải", "Thôn Tả Suối Câu", "Thôn Ngải Chồ"]),
+    CommunePlan("02713", 252, 0.48, 0.18, {"Dao": 50, "Mông": 35, "Hà Nhì": 10, "Kinh": 5},
+                ["Thôn Sàng Ma Sáo", "Thôn Cán Cấu", "Thôn Nậm Giề", "Thôn Tả Câu Ngài", "Thôn Cốc Dàm",
+                 "Thôn Ky Quan San"]),
+    CommunePlan("02695", 301, 0.28, 0.15,
+                {"Dao": 40, "Giáy": 25, "Mông": 15, "Kinh": 10, "Hà Nhì": 5, "Phù Lá": 5},
+                ["Bản Trịnh Tường", "Thôn Na Dạo", "Thôn Pèng", "Thôn Ná Lùng", "Thôn Lũng Pô", "Thôn Cốc Ngù",
+                 "Thôn Tùng Chỉn"], highland=False),
+    CommunePlan("02710", 279, 0.15, 0.12, {"Giáy": 35, "Kinh": 25, "Dao": 20, "Tày": 10, "Mông": 10},
+                ["Thôn Bản Vược", "Thôn Bản Trung", "Thôn Na Pèng", "Thôn Mới"], highland=False),
+)
+
+# Groups with large families and early marriage in the demo's age structure.
+HIGH_FERTILITY = {"Mông", "Dao", "Hà Nhì", "Phù Lá"}
+
+
+@dataclass(frozen=True)
+class NameBank:
+    surnames: Sequence[str]
+    male_middle: Sequence[str]
+    male_given: Sequence[str]
+    female_given: Sequence[str]
+    female_middle: Sequence[str] = ("Thị",)
+
+
+NAMES: dict[str, NameBank] = {
+    "Mông": NameBank(
+        surnames=["Giàng", "Sùng", "Vàng", "Thào", "Lù", "Ly", "Hầu", "Mua", "Cháng", "Tráng", "Lò", "Sình"],
+        male_middle=["A", "A", "A", "Seo", "Seo", "Văn"],
+        male_given=["Páo", "Chứ", "Sử", "Dìn", "Sáng", "Pử", "Chúng", "Lử", "Tủa", "Dính", "Chư", "Vư",
+                    "Sính", "Pao", "Thề", "Lềnh", "Giống", "Phừ", "Chản", "Cở", "Khai", "Nhìa"],
+        female_given=["Mỷ", "Dở", "Mai", "Pà", "Chía", "Mỉ", "Say", "Sênh", "Dợ", "Chi", "Lìa", "Mằn",
+                      "Sua", "Dung", "Xúa", "Cở", "Ký"],
+    ),
+    "Dao": NameBank(
+        surnames=["Tẩn", "Chảo", "Phàn", "Lý", "Triệu", "Đặng", "Bàn"],
+        male_middle=["Láo", "Láo", "Láo", "Văn", "Văn", "Seo"],
+        male_given=["San", "Lở", "Tả", "Chài", "Phin", "Quẩy", "Vảng", "Lai", "Sành", "Chạn", "Dín",
+                    "Kiềm", "Chòi", "Phù", "Lìn"],
+        female_given=["Mẩy", "Chiêu", "Dào", "Sai", "Sấn", "Kiều", "Dếnh", "Nái", "Liều", "Phây", "Sành",
+                      "Lở", "Mai"],
+    ),
+    "Giáy": NameBank(
+        surnames=["Hoàng", "Lù", "Vàng", "Lò", "Giàng", "Sầm"],
+        male_middle=["Văn"],
+        male_given=["Pao", "Thắng", "Chẳn", "Sáu", "Pín", "Dìn", "Tiến", "Cường", "Hùng", "Sơn", "Sinh",
+                    "Lợi"],
+        female_given=["Sen", "Lan", "Mến", "Xuân", "Hằng", "Thương", "Liên", "Nga", "Phương", "Hoa"],
+    ),
+    "Tày": NameBank(
+        surnames=["Nông", "Hoàng", "Hà", "Lục", "Ma", "Vi", "Lương", "Lường"],
+        male_middle=["Văn", "Văn", "Văn", "Đức", "Quang"],
+        male_given=["Tư", "Thắng", "Sinh", "Chiến", "Dũng", "Hải", "Quang", "Tuấn", "Bình", "Toàn", "Hưng"],
+        female_given=["Lan", "Hoa", "Hiền", "Thủy", "Mai", "Hà", "Nga", "Hương", "Tươi", "Nhung"],
+    ),
+    "Nùng": NameBank(
+        surnames=["Vàng", "Lù", "Hoàng", "Nùng", "Lục", "Sần", "Lồ"],
+        male_middle=["Văn"],
+        male_given=["Chẩn", "Pao", "Sáng", "Dìn", "Phủ", "Chính", "Hùng", "Tiến", "Thào", "Quyền", "Lâm"],
+        female_given=["Hoa", "Mai", "Dung", "Sinh", "Liên", "Nhung", "Phượng", "Sâm", "Vân"],
+    ),
+    "Phù Lá": NameBank(
+        surnames=["Pờ", "Ly", "Sần", "Lý", "Chảo", "Giàng"],
+        male_middle=["Văn"],
+        male_given=["Sáng", "Thanh", "Chung", "Dìn", "Lâm", "Hòa", "Sơn", "Pao", "Chiến"],
+        female_given=["Dung", "Mai", "Sinh", "Hoa", "Lan", "Sen", "Dính", "Ngân"],
+    ),
+    "Hà Nhì": NameBank(
+        surnames=["Chu", "Lỳ", "Phu", "Sần", "Pờ", "Ly", "Hù", "Mỳ", "Sừ"],
+        male_middle=["A", "Văn", "Văn"],
+        male_given=["Há", "Chà", "Giơ", "Phìn", "Chừ", "Sừ", "Xá", "Hừ", "Lừ", "Dờ", "Ngà", "Thò"],
+        female_given=["Mé", "Lù", "Xa", "Sa", "Giá", "Cà", "Lơ", "Mỳ", "Sá", "Gờ"],
+    ),
+    "Kinh": NameBank(
+        surnames=["Nguyễn", "Nguyễn", "Nguyễn", "Trần", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đỗ", "Bùi",
+                  "Đặng", "Ngô", "Phan", "Dương", "Đinh"],
+        male_middle=["Văn", "Văn", "Văn", "Văn", "Đức", "Minh", "Quang", "Xuân", "Hữu", "Công"],
+        male_given=["Bình", "Hùng", "Dũng", "Hải", "Tuấn", "Nam", "Thắng", "Cường", "Long", "Sơn", "Trung",
+                    "Hiếu", "Quân", "Phúc", "An", "Khánh", "Thành", "Tùng"],
+        female_given=["Hoa", "Lan", "Hương", "Mai", "Hà", "Nga", "Hằng", "Thủy", "Linh", "Trang", "Huyền",
+                      "Thảo", "Ngân", "Yến", "Vy", "Anh"],
+        female_middle=["Thị", "Thị", "Thị", "Thị", "Thu", "Ngọc", "Hồng", "Phương"],
+    ),
+}
+
+# Where people were registered at birth (first three digits of a personal ID):
+# Lào Cai, and for part of the Kinh adults the lowland provinces they came from.
+LAO_CAI_ID_PREFIX = "010"
+OTHER_ID_PREFIXES = ["001", "015", "022", "025", "030", "034", "035", "036", "037", "038"]
+# Old 9-digit ID cards issued in Lào Cai began with 063.
+LEGACY_ID_PREFIX = "063"
+PHONE_PREFIXES = ["097", "098", "096", "086", "035", "036", "037", "038", "039", "091", "094", "088", "032",
+                  "033", "034", "084", "085", "081", "082", "083", "070", "079"]
+
+
+@dataclass(frozen=True)
+class DemoUser:
+    username: str
+    last_name: str
+    first_name: str
+    role: str = ""
+    unit_level: str = ""
+    unit_code: str = ""
+    superuser: bool = False
+
+
+def demo_users() -> list[DemoUser]:
+    role = get_user_model().Role
+    commune, district, province = (AdminUnit.Level.COMMUNE, AdminUnit.Level.DISTRICT,
+                                   AdminUnit.Level.PROVINCE)
+    return [
+        DemoUser("xa_tathang", "Vàng", "Thị Mai", role.COMMUNE_OFFICER, commune, TA_THANG),
+        DemoUser("xa_lapantan", "Sùng", "Văn Chứ", role.COMMUNE_OFFICER, commune, LA_PAN_TAN),
+        DemoUser("huyen_muongkhuong", "Nguyễn", "Thị Thu Hà", role.REVIEWER, district, MUONG_KHUONG),
+        DemoUser("huyen_batxat", "Hoàng", "Văn Thắng", role.REVIEWER, district, BAT_XAT),
+        DemoUser("tinh_laocai", "Trần", "Minh Đức", role.PROVINCE_ADMIN, province, PROVINCE_CODE),
+        DemoUser("admin", "Phạm", "Quốc Khánh", superuser=True),
+    ]
+
+
+# --- the builder ---------------------------------------------------------------
+
+@dataclass
+class Result:
+    map_loaded: bool = False
+    already_there: bool = False
+    communes: int = 0
+    villages: int = 0
+    households: int = 0
+    members: int = 0
+    users_created: list[str] = field(default_factory=list)
+    users_existing: list[str] = field(default_factory=list)
+
+
+def build(stdout: TextIO | None = None) -> Result:
+    """Build the demo (idempotent) and write a short summary to `stdout`."""
+    result = Result()
+    with transaction.atomic():
+        result.map_loaded = ensure_map()
+        units = _units()
+        ethnicities = _ethnicities()
+        _create_users(units, result)
+        communes = [units[(AdminUnit.Level.COMMUNE, plan.code)] for plan in COMMUNES]
+        if Household.objects.filter(commune=units[(AdminUnit.Level.COMMUNE, TA_THANG)]).exists():
+            result.already_there = True
+        else:
+            _Builder(random.Random(SEED), ethnicities).build(communes, result)
+    if stdout is not None:
+        _report(stdout, result)
+    return result
+
+
+def ensure_map() -> bool:
+    """Load the 2021 map when Lào Cai or one of the demo's units is missing; True if loaded."""
+    from geo.services import AdminUnitDataError, load_admin_units
+
+    if _missing_units():
+        try:
+            load_admin_units(EDITION)
+        except AdminUnitDataError as exc:
+            raise DemoError(str(exc)) from exc
+        missing = _missing_units()
+        if missing:
+            raise DemoError(_("The 2021 map has no unit with code %(codes)s.") % {"codes": ", ".join(missing)})
+        return True
+    return False
+
+
+def _wanted_units() -> list[tuple[str, str]]:
+    return [
+        (AdminUnit.Level.PROVINCE, PROVINCE_CODE),
+        (AdminUnit.Level.DISTRICT, MUONG_KHUONG),
+        (AdminUnit.Level.DISTRICT, BAT_XAT),
+        *((AdminUnit.Level.COMMUNE, plan.code) for plan in COMMUNES),
+    ]
+
+
+def _missing_units() -> list[str]:
+    wanted = _wanted_units()
+    have = set(
+        AdminUnit.objects.filter(edition=EDITION, code__in=[code for _level, code in wanted])
+        .values_list("level", "code")
+    )
+    return [code for level, code in wanted if (str(level), code) not in have]
+
+
+def _units() -> dict[tuple[str, str], AdminUnit]:
+    codes = [code for _level, code in _wanted_units()]
+    units = {
+        (unit.level, unit.code): unit
+        for unit in AdminUnit.objects.filter(edition=EDITION, code__in=codes).select_related("parent")
+    }
+    return {(str(level), code): units[(str(level), code)] for level, code in _wanted_units()}
+
+
+def _ethnicities() -> dict[str, Ethnicity]:
+    wanted = set(NAMES)
+    found = {e.name: e for e in Ethnicity.objects.filter(name__in=wanted)}
+    missing = sorted(wanted - found.keys())
+    if missing:
+        raise DemoError(_("Ethnic groups missing from the database (run migrate): %(names)s")
+                        % {"names": ", ".join(missing)})
+    return found
+
+
+def _create_users(units: dict[tuple[str, str], AdminUnit], result: Result) -> None:
+    user_model = get_user_model()
+    # One hash for all the new demo users: the password is published anyway, and
+    # a PBKDF2 hash takes ~0.4 s, which would be most of the command's time.
+    password_hash = make_password(PASSWORD)
+    for spec in demo_users():
+        unit = units[(str(spec.unit_level), spec.unit_code)] if spec.unit_code else None
+        user, created = user_model.objects.get_or_create(
+            username=spec.username,
+            defaults={
+                "first_name": spec.first_name,
+                "last_name": spec.last_name,
+                "role": spec.role,
+                "unit": unit,
+                "is_staff": True,
+                "is_superuser": spec.superuser,
+            },
+        )
+        if created:
+            # Only a new user gets the demo password: a re-run never resets one.
+            user.clean()
+            user.password = password_hash
+            user.save(update_fields=["password"])
+            result.users_created.append(user.username)
+        else:
+            result.users_existing.append(user.username)
+
+
+def _report(stdout: TextIO, result: Result) -> None:
+    if result.map_loaded:
+        stdout.write(_("Loaded the 2021 administrative map.") + "\n")
+    if result.already_there:
+        stdout.write(_("The demo households are already there (Tả Thàng has households); none were added.") + "\n")
+    else:
+        stdout.write(
+            _("Demo data for Lào Cai: %(communes)d communes, %(villages)d villages, %(households)d households, "
+              "%(members)d persons.") % {
+                "communes": result.communes, "villages": result.villages,
+                "households": result.households, "members": result.members,
+            } + "\n"
+        )
+    if result.users_created:
+        stdout.write(_("Demo users created (password %(password)s): %(names)s") % {
+            "password": PASSWORD, "names": ", ".join(result.users_created)} + "\n")
+    if result.users_existing:
+        stdout.write(_("Demo users already there (left unchanged): %(names)s") % {
+            "names": ", ".join(result.users_existing)} + "\n")
+
+
+# --- households and members ------------------------------------------------------
+
+@dataclass
+class _Person:
+    full_name: str
+    sex: str
+    age: int
+    ethnicity: str
+    relation: str
+    surname: str = ""
+
+
+class _Builder:
+    def __init__(self, rng: random.Random, ethnicities: dict[str, Ethnicity]):
+        self.rng = rng
+        self.ethnicities = ethnicities
+        self.used_ids: set[str] = set(
+            Member.objects.exclude(personal_id="").values_list("personal_id", flat=True)
+        )
+
+    # -- names and people --
+
+    def name(self, ethnicity: str, sex: str, surname: str | None = None) -> tuple[str, str]:
+        bank = NAMES[ethnicity]
+        surname = surname or self.rng.choice(bank.surnames)
+        if sex == Member.Sex.MALE:
+            parts = [surname, self.rng.choice(bank.male_middle), self.rng.choice(bank.male_given)]
+        else:
+            parts = [surname, self.rng.choice(bank.female_middle), self.rng.choice(bank.female_given)]
+        return nfc(" ".join(parts)), surname
+
+    def other_surname(self, ethnicity: str, not_this: str) -> str:
+        # Mông (and Dao) marry outside their clan: the spouse's surname differs.
+        choices = [s for s in NAMES[ethnicity].surnames if s != not_this] or list(NAMES[ethnicity].surnames)
+        return self.rng.choice(choices)
+
+    def person(self, ethnicity: str, sex: str, age: int, relation: str, surname: str | None = None) -> _Person:
+        full_name, surname = self.name(ethnicity, sex, surname)
+        return _Person(full_name, sex, max(age, 0), ethnicity, relation, surname)
+
+    def pick(self, weights: dict[str, float]) -> str:
+        names = list(weights)
+        return self.rng.choices(names, weights=[weights[n] for n in names])[0]
+
+    def family(self, ethnicity: str, spouse_mix: dict[str, float]) -> list[_Person]:
+        """One household's people: head first, then spouse, children, elders, the rest."""
+        rng = self.rng
+        male, female = Member.Sex.MALE, Member.Sex.FEMALE
+        relation = Member.Relation
+        high = ethnicity in HIGH_FERTILITY
+        head_age = int(rng.triangular(19 if high else 22, 86, 36 if high else 42))
+        female_head = rng.random() < (0.08 if high else 0.16)
+        head = self.person(ethnicity, female if female_head else male, head_age, relation.HEAD)
+        people = [head]
+
+        # The couple.
+        if female_head:
+            married = rng.random() < 0.12
+        else:
+            married = rng.random() < (0.93 if head_age < 60 else 0.72 if head_age < 72 else 0.45)
+        gap = rng.choice([0, 1, 2, 2, 3, 3, 4, 5, 6, 8])
+        father_surname = head.surname
+        if married:
+            spouse_eth = ethnicity if rng.random() < 0.9 else self.pick(spouse_mix)
+            if female_head:
+                spouse = self.person(spouse_eth, male, head_age + gap, relation.SPOUSE,
+                                     self.other_surname(spouse_eth, head.surname) if spouse_eth == ethnicity
+                                     else None)
+                father_surname = spouse.surname
+            else:
+                spouse = self.person(spouse_eth, female, max(head_age - gap, 17 if high else 19), relation.SPOUSE,
+                                     self.other_surname(spouse_eth, head.surname) if spouse_eth == ethnicity
+                                     else None)
+            people.append(spouse)
+            mother_age = spouse.age if not female_head else head_age
+        else:
+            mother_age = head_age if female_head else head_age - gap
+            if female_head:
+                father_surname = self.other_surname(ethnicity, head.surname)
+
+        # Children, born to the mother from her late teens (highland) or twenties.
+        count = rng.choices(range(0, 8), weights=[2, 6, 18, 26, 22, 14, 8, 4] if high
+                            else [3, 18, 44, 24, 8, 3, 0, 0])[0]
+        if not married and not female_head and head_age < 28:
+            count = 0  # a young man living on his own (or with his parents, below)
+        birth_age = rng.randint(17, 21) if high else rng.randint(21, 28)
+        stays_son = None
+        for _n in range(count):
+            age = mother_age - birth_age
+            birth_age += rng.choice([1, 2, 2, 2, 3, 3, 4])
+            if age < 1 or birth_age > 46:
+                break
+            sex = rng.choice([male, female])
+            # Grown children marry and leave; one grown son may stay with his own family.
+            leaves = 0.7 if age < 30 else 0.95
+            if sex == female and age >= (18 if high else 21) and rng.random() < leaves:
+                continue
+            if sex == male and age >= (20 if high else 23):
+                if stays_son is None and head_age >= 45 and rng.random() < 0.65:
+                    stays_son = self.person(ethnicity, male, age, relation.CHILD, father_surname)
+                    people.append(stays_son)
+                    continue
+                if rng.random() < leaves - 0.05:
+                    continue
+            people.append(self.person(ethnicity, sex, age, relation.CHILD, father_surname))
+        if stays_son is not None and rng.random() < 0.75:
+            wife = self.person(ethnicity, female, stays_son.age - rng.randint(0, 4), relation.OTHER,
+                               self.other_surname(ethnicity, stays_son.surname))
+            people.append(wife)
+            first = rng.randint(18, 23) if high else rng.randint(22, 28)
+            for _n in range(rng.choices([0, 1, 2, 3, 4], weights=[2, 4, 4, 3, 1] if high else [3, 5, 3, 1, 0])[0]):
+                age = wife.age - first
+                first += rng.choice([2, 2, 3, 4])
+                if age < 1:
+                    break
+                people.append(self.person(ethnicity, rng.choice([male, female]), age, relation.GRANDCHILD,
+                                          stays_son.surname))
+
+        # Elders: the head's widowed parent (or both) in some young households.
+        if head_age < 55 and rng.random() < 0.24:
+            parent_age = min(head_age + rng.randint(20, 30), 94)
+            mother = self.person(ethnicity, female, parent_age - rng.randint(0, 4), relation.PARENT,
+                                 self.other_surname(ethnicity, head.surname))
+            people.append(mother)
+            if rng.random() < 0.35 and not female_head:
+                people.append(self.person(ethnicity, male, min(parent_age + rng.randint(0, 5), 96),
+                                          relation.PARENT, head.surname))
+        elif head_age < 32 and rng.random() < 0.04:
+            people.append(self.person(ethnicity, female, min(head_age + rng.randint(42, 52), 95),
+                                      relation.GRANDPARENT, self.other_surname(ethnicity, head.surname)))
+        # A young unmarried brother or sister.
+        if head_age < 35 and rng.random() < 0.06:
+            sibling_age = max(head_age - rng.randint(2, 10), 8)
+            sex = rng.choice([male, female])
+            people.append(self.person(ethnicity, sex, sibling_age, relation.SIBLING, head.surname))
+        return people
+
+    # -- identifiers --
+
+    def birth(self, person: _Person) -> tuple[int, date | None]:
+        year = REFERENCE_YEAR - person.age
+        known = 0.85 if person.age < 20 else 0.55 if person.age < 60 else 0.3
+        if person.ethnicity == "Kinh":
+            known += 0.15
+        if self.rng.random() < known:
+            day = date(year, 1, 1) + timedelta(days=self.rng.randrange(365))
+            return year, min(day, timezone.localdate())
+        return year, None
+
+    def personal_id(self, person: _Person, birth_year: int, urban: bool) -> tuple[str, bool]:
+        rng = self.rng
+        draw = rng.random()
+        if person.age >= 14:
+            if draw < 0.04:
+                return "", False
+            if person.age >= 55 and draw < 0.24:
+                return self._unique(lambda: f"{LEGACY_ID_PREFIX}{rng.randrange(1_000_000):06d}"), True
+        elif draw < 0.3 or (person.age < 6 and draw < 0.4):
+            return "", False
+        prefix = LAO_CAI_ID_PREFIX
+        if person.ethnicity == "Kinh" and person.age >= 25 and rng.random() < (0.4 if urban else 0.25):
+            prefix = rng.choice(OTHER_ID_PREFIXES)
+        century_sex = (0 if birth_year < 2000 else 2) + (1 if person.sex == Member.Sex.FEMALE else 0)
+        return self._unique(lambda: f"{prefix}{century_sex}{birth_year % 100:02d}{rng.randrange(1_000_000):06d}"), False
+
+    def _unique(self, make) -> str:
+        while True:
+            value = make()
+            if value not in self.used_ids:
+                self.used_ids.add(value)
+                return value
+
+    def phone(self) -> str:
+        return self.rng.choice(PHONE_PREFIXES) + f"{self.rng.randrange(10_000_000):07d}"
+
+    # -- the whole demo --
+
+    def generate(self, communes: list[AdminUnit]) -> tuple[list[Household], list[list[Member]]]:
+        """Draw every household and its member rows, unsaved (only the villages are written)."""
+        households: list[Household] = []
+        families: list[list[_Person]] = []
+        for plan, commune in zip(COMMUNES, communes, strict=True):
+            start = len(households)
+            remoteness = self._commune(plan, commune, households, families)
+            self._classify(plan, households[start:], families[start:], remoteness)
+        per_household = [self._members(h, people) for h, people in zip(households, families, strict=True)]
+        for household, rows in zip(households, per_household, strict=True):
+            household.search_text = _search_text(household, rows)
+        return households, per_household
+
+    def build(self, communes: list[AdminUnit], result: Result) -> None:
+        households, per_household = self.generate(communes)
+        Household.objects.bulk_create(households, batch_size=500)
+        if any(h.pk is None for h in households):  # a backend that returns no ids
+            pks = {(c, code): pk for pk, c, code in Household.objects.filter(
+                commune__in=communes).values_list("pk", "commune_id", "code")}
+            for household in households:
+                household.pk = pks[(household.commune_id, household.code)]
+
+        members: list[Member] = []
+        for household, rows in zip(households, per_household, strict=True):
+            for member in rows:
+                member.household = household
+            members.extend(rows)
+        Member.objects.bulk_create(members, batch_size=1000)
+        if any(m.pk is None for m in members):  # inserted in list order: ids follow it
+            pks = Member.objects.filter(household__in=households).order_by("pk").values_list("pk", flat=True)
+            for member, pk in zip(members, pks, strict=True):
+                member.pk = pk
+
+        changes: list[Change] = []
+        for household, rows in zip(households, per_household, strict=True):
+            changes.append(Change(household, AuditEvent.Action.CREATE, household_id=household.pk,
+                                  changes=diff({}, snapshot(household, services.HOUSEHOLD_FIELDS))))
+            changes.extend(
+                Change(member, AuditEvent.Action.CREATE, household_id=household.pk,
+                       changes=diff({}, snapshot(member, services.MEMBER_FIELDS)))
+                for member in rows
+            )
+        record_many(changes, actor=None, source=AuditEvent.Source.DEMO)
+        for commune in communes:
+            summaries.refresh_commune(commune.pk)
+        result.communes = len(communes)
+        result.villages = sum(len(plan.villages) for plan in COMMUNES)
+        result.households = len(households)
+        result.members = len(members)
+
+    def _commune(self, plan: CommunePlan, commune: AdminUnit, households: list[Household],
+                 families: list[list[_Person]]) -> list[float]:
+        """Add the commune's households (unsaved); returns each one's village remoteness."""
+        rng = self.rng
+        villages = [services.get_or_create_village(commune, name) for name in plan.villages]
+        # Uneven village sizes; in mixed communes each village leans to some groups.
+        counts = _split(plan.households, [rng.uniform(0.6, 1.6) for _v in villages])
+        remoteness: list[float] = []
+        number = 0
+        for village, count in zip(villages, counts, strict=True):
+            # Mixed lowland communes have villages of one group or another; elsewhere one group leads everywhere.
+            spread = 0.8 if not (plan.highland or commune.is_urban) else 0.4
+            mix = {name: weight * rng.lognormvariate(0, spread) for name, weight in plan.ethnic_mix.items()}
+            far = rng.uniform(0, 0.3) if plan.highland else rng.uniform(0, 0.15)
+            for _n in range(count):
+                number += 1
+                people = self.family(self.pick(mix), plan.ethnic_mix)
+                households.append(self._household(commune, village, f"{number:04d}", people))
+                families.append(people)
+                remoteness.append(far)
+        return remoteness
+
+    def _household(self, commune: AdminUnit, village, code: str, people: list[_Person]) -> Household:
+        rng = self.rng
+        head = people[0]
+        urban = commune.is_urban
+        elderly_alone = head.age >= 70 and len(people) <= 2
+        return Household(
+            commune=commune,
+            village=village,
+            code=code,
+            head_name=head.full_name,
+            area=Household.Area.URBAN if urban else Household.Area.RURAL,
+            is_farm=rng.random() < (0.2 if urban else 0.93),
+            phone=self.phone() if rng.random() < (0.85 if urban else 0.55) else "",
+            has_meritorious_member=rng.random() < 0.02,
+            is_social_protection=rng.random() < (0.35 if elderly_alone else 0.03),
+            is_ethnic_minority=self.ethnicities[head.ethnicity].is_minority,
+            member_count=len(people),
+        )
+
+    def _classify(self, plan: CommunePlan, households: list[Household], families: list[list[_Person]],
+                  remoteness: list[float]) -> None:
+        """Exact shares per commune; the neediest-looking households are the poor ones."""
+        rng = self.rng
+
+        def need(index: int) -> float:
+            household, people = households[index], families[index]
+            dependants = sum(1 for p in people if p.age < 15 or p.age >= 60)
+            score = rng.random() + remoteness[index]
+            score += 0.35 if household.is_ethnic_minority else 0
+            score += 0.2 if dependants * 2 > len(people) else 0
+            score += 0.15 if people[0].sex == Member.Sex.FEMALE else 0
+            score += 0.2 if household.is_social_protection else 0
+            return score
+
+        scores = [need(i) for i in range(len(households))]
+        order = sorted(range(len(households)), key=scores.__getitem__, reverse=True)
+        poor = round(len(households) * plan.poor)
+        near = round(len(households) * plan.near_poor)
+        for rank, index in enumerate(order):
+            household = households[index]
+            if rank < poor:
+                household.classification = Household.Classification.POOR
+                if not household.is_farm:
+                    # Poor households in the town mostly still farm a plot.
+                    household.is_farm = rng.random() < 0.5
+            elif rank < poor + near:
+                household.classification = Household.Classification.NEAR_POOR
+            elif household.is_farm and rng.random() < (0.12 if plan.highland else 0.08):
+                # Middle living standard: farm households only (Decree 07/2021).
+                household.classification = Household.Classification.MIDDLE
+            else:
+                household.classification = Household.Classification.NONE
+            household.classification_year = (
+                None if household.classification == Household.Classification.NONE else CLASSIFICATION_YEAR
+            )
+
+    def _members(self, household: Household, people: list[_Person]) -> list[Member]:
+        """The member rows (household not yet set), in the order they will be inserted."""
+        rng = self.rng
+        urban = household.area == Household.Area.URBAN
+        if household.classification == Household.Classification.POOR:
+            insured_share = 0.98  # paid by the state for the poor
+        elif household.classification == Household.Classification.NEAR_POOR:
+            insured_share = 0.9
+        else:
+            insured_share = 0.8 if urban else 0.72
+        rows = []
+        for person in people:
+            birth_year, birth_date = self.birth(person)
+            pid, legacy = self.personal_id(person, birth_year, urban)
+            rows.append(Member(
+                full_name=person.full_name,
+                search_name=fold(person.full_name),
+                sex=person.sex,
+                birth_date=birth_date,
+                birth_year=birth_year,
+                personal_id=pid,
+                personal_id_is_legacy=legacy,
+                ethnicity=self.ethnicities[person.ethnicity],
+                relation=person.relation,
+                # Children under 6 have a card whatever the household.
+                has_health_insurance=rng.random() < (0.97 if person.age < 6 else insured_share),
+            ))
+        return rows
+
+
+def _search_text(household: Household, members: list[Member]) -> str:
+    """What services.refresh_derived computes: the members in the order the model
+    lists them (birth year, then id, i.e. insertion order), the head present."""
+    ordered = sorted(members, key=lambda m: m.birth_year)  # stable: ties keep insertion order
+    return fold(" ".join([household.code, "", household.phone] + [m.full_name for m in ordered]))
+
+
+def _split(total: int, weights: list[float]) -> list[int]:
+    """`total` split in proportion to `weights` (largest remainders), each part at least 1."""
+    scale = total / sum(weights)
+    raw = [w * scale for w in weights]
+    parts = [max(int(r), 1) for r in raw]
+    leftovers = sorted(range(len(raw)), key=lambda i: raw[i] - int(raw[i]), reverse=True)
+    i = 0
+    while sum(parts) < total:
+        parts[leftovers[i % len(parts)]] += 1
+        i += 1
+    while sum(parts) > total:
+        biggest = max(range(len(parts)), key=parts.__getitem__)
+        parts[biggest] -= 1
+    return parts
