@@ -143,6 +143,9 @@ class HouseholdAdmin(ScopedAdmin):
 
     def save_related(self, request, form, formsets, change):
         inline = formsets[0] if formsets else None
+        household = Household.objects.get(pk=form.instance.pk) if change else None
+        # The forms' instances already carry the new values; compare with the stored rows.
+        stored = {m.pk: m for m in household.members.filter(is_archived=False)} if household else {}
         rows = []
         if inline is not None:
             for member_form in inline.forms:
@@ -151,8 +154,7 @@ class HouseholdAdmin(ScopedAdmin):
                     continue
                 values = {name: data.get(name) for name in services.MEMBER_FIELDS}
                 values["personal_id"] = values["personal_id"] or ""
-                rows.append(services.MemberInput(values=values, member=member_form.instance if member_form.instance.pk else None))
-        household = Household.objects.get(pk=form.instance.pk) if change else None
+                rows.append(services.MemberInput(values=values, member=stored.get(member_form.instance.pk)))
         commune = household.commune if household else form.cleaned_data["commune"]
         if household is not None:
             # Members not shown (archived) stay as they are; shown but unchanged ones are kept.
@@ -168,6 +170,9 @@ class HouseholdAdmin(ScopedAdmin):
         form.instance.pk = saved.pk
         form.instance.code = saved.code
         form.instance.head_name = saved.head_name
+        for formset in formsets:
+            # The admin's change message reads what formset.save() would have set.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
