@@ -8,7 +8,6 @@ from .admin_scoping import ReadOnlyAdmin
 from .models import AuditEvent, User
 from .scoping import communes_for
 
-
 # Rights come from the role bound to a unit, not from groups.
 admin.site.unregister(Group)
 

@@ -66,12 +66,12 @@ class AdminUnit(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def get_absolute_url(self) -> str:
+        return reverse("households:list") + f"?unit={self.pk}"
+
     @property
     def label(self) -> str:
         """The name with its parent, for pickers where names repeat."""
         if self.parent_id and self.level != self.Level.PROVINCE:
             return f"{self.name}, {self.parent.name}"
         return self.name
-
-    def get_absolute_url(self) -> str:
-        return reverse("households:list") + f"?unit={self.pk}"

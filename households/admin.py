@@ -227,8 +227,25 @@ class MemberAdmin(ScopedAdmin):
         return False
 
 
+class VillageAdminForm(forms.ModelForm):
+    class Meta:
+        model = Village
+        fields = ("commune", "name")
+
+    def clean(self):
+        cleaned = super().clean()
+        commune, name = cleaned.get("commune"), cleaned.get("name")
+        if commune is not None and name and not self.instance.pk:
+            from core.text import fold
+
+            if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
+                self.add_error("name", _("The commune already has a village named “%(name)s”.") % {"name": name})
+        return cleaned
+
+
 @admin.register(Village)
 class VillageAdmin(ScopedAdmin):
+    form = VillageAdminForm
     editable_by_role = OFFICER
     list_display = ("name", "commune", "is_archived")
     list_filter = ("is_archived",)
@@ -240,7 +257,10 @@ class VillageAdmin(ScopedAdmin):
         return ("commune", "name") if obj is not None else ()
 
     def has_change_permission(self, request, obj=None):
-        return False if obj is not None and not request.user.is_superuser else super().has_change_permission(request, obj)
+        # A village is renamed by a superuser only; officers add new ones.
+        if obj is not None and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         if db_field.name == "commune":

@@ -24,3 +24,25 @@ def load_ethnicities(model) -> int:
             )
             count += 1
     return count
+
+
+def match_ethnicity(text: str, groups=None):
+    """The ethnic group a written name stands for, by name or accepted spelling,
+    with or without diacritics ("H'Mông", "Hmong", "mong" → Mông). None if unknown."""
+    from core.text import fold
+
+    from .models import Ethnicity
+
+    wanted = _key(fold(text))
+    if not wanted:
+        return None
+    for group in groups if groups is not None else Ethnicity.objects.all():
+        spellings = [group.name, *[a for a in group.aliases.split(";") if a.strip()]]
+        if any(_key(fold(spelling)) == wanted for spelling in spellings):
+            return group
+    return None
+
+
+def _key(folded: str) -> str:
+    # "h'mong", "h mong", "h-mong" and "hmong" are one spelling.
+    return "".join(ch for ch in folded if ch.isalnum())

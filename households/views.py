@@ -12,8 +12,14 @@ from core.scoping import communes_for
 
 from . import selectors, services
 from .forms import (
-    CommunePickForm, HouseholdFilterForm, HouseholdForm, MemberFormSet, ReasonForm, VillageForm,
-    attach_errors, member_initial,
+    CommunePickForm,
+    HouseholdFilterForm,
+    HouseholdForm,
+    MemberFormSet,
+    ReasonForm,
+    VillageForm,
+    attach_errors,
+    member_initial,
 )
 from .models import Household
 
