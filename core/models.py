@@ -49,6 +49,10 @@ class User(AbstractUser):
                            "(a district in the 2021 map, a province in the 2025 map).")}
             )
 
+    def get_full_name(self) -> str:
+        # Vietnamese order: family and middle names, then the given name ("Nguyễn Thị Lan").
+        return f"{self.last_name} {self.first_name}".strip()
+
     @property
     def can_edit_households(self) -> bool:
         return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER

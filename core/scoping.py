@@ -31,8 +31,7 @@ def communes_for(user) -> QuerySet[AdminUnit]:
 
 
 def units_for(user) -> QuerySet[AdminUnit]:
-    """Every unit a user may look at: their own, those above it up to the province
-    (so names can be shown) are not included; only the unit and what lies below."""
+    """The units a user may look at: their own unit and every unit below it."""
     units = AdminUnit.objects.all()
     if user is None or not user.is_authenticated or not user.is_active:
         return units.none()
