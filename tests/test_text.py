@@ -25,3 +25,24 @@ def test_nfc_composes_decomposed_input_and_trims():
 def test_search_terms_split_folded_words():
     assert search_terms("Giàng  A páo") == ["giang", "a", "pao"]
     assert search_terms("") == []
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+VIETNAMESE = "aăâbcdđeêghiklmnoôơpqrstuưvxyàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ "
+
+
+@given(st.text(alphabet=VIETNAMESE + VIETNAMESE.upper()))
+def test_folded_vietnamese_is_plain_ascii_and_folding_is_stable(text):
+    folded = fold(text)
+    assert folded.isascii()
+    assert fold(folded) == folded
+    assert fold(unicodedata.normalize("NFD", text)) == folded
+
+
+@given(st.text())
+def test_nfc_output_is_always_nfc_and_stable(text):
+    once = nfc(text)
+    assert unicodedata.is_normalized("NFC", once)
+    assert nfc(once) == once

@@ -50,3 +50,21 @@ def test_id_birth_year_must_match_member_birth_year():
         clean_personal_id("010083012345", sex="male", birth_year=1984)
     assert exc.value.code == "year_mismatch"
     assert "1983" in exc.value.messages[0] and "1984" in exc.value.messages[0]
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text(), st.sampled_from(["male", "female", None]), st.one_of(st.none(), st.integers(1900, 2100)))
+def test_any_input_gives_a_clean_id_or_a_validation_error(raw, sex, year):
+    try:
+        pid = clean_personal_id(raw, sex=sex, birth_year=year)
+    except ValidationError:
+        return
+    assert pid.value == "" or (pid.value.isascii() and pid.value.isdigit() and len(pid.value) in (9, 12))
+
+
+def test_digits_of_other_scripts_are_not_accepted():
+    with pytest.raises(ValidationError):
+        clean_personal_id("٠١٠٠٨٣٠١٢٣٤٥")
