@@ -16,6 +16,33 @@ class NoDeleteQuerySet(models.QuerySet):
     def delete(self):
         raise ArchiveInsteadOfDelete(f"{self.model.__name__} records are archived, never deleted.")
 
+    def active(self):
+        return self.filter(is_archived=False)
+
+
+class ArchivableModel(models.Model):
+    """A record that is archived with a reason, never deleted, so its history stays whole."""
+
+    is_archived = models.BooleanField(_("archived"), default=False)
+    archived_reason = models.TextField(_("reason for archiving"), blank=True)
+    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
+    archived_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        verbose_name=_("archived by"),
+    )
+
+    class Meta:
+        abstract = True
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_archived=False) | ~Q(archived_reason=""),
+                name="%(app_label)s_%(class)s_archive_has_reason",
+            ),
+        ]
+
+    def delete(self, *args, **kwargs):
+        raise ArchiveInsteadOfDelete(f"{type(self).__name__} records are archived, never deleted.")
+
 
 class Ethnicity(models.Model):
     """One of Vietnam's 54 ethnic groups.
@@ -78,11 +105,8 @@ class HouseholdQuerySet(NoDeleteQuerySet):
         """Households inside the user's area: the one scoping path."""
         return self.filter(commune__in=communes_for(user))
 
-    def active(self):
-        return self.filter(is_archived=False)
 
-
-class Household(models.Model):
+class Household(ArchivableModel):
     class Area(models.TextChoices):
         RURAL = "rural", _("Rural")
         URBAN = "urban", _("Urban")
@@ -120,13 +144,6 @@ class Household(models.Model):
     # Folded code, head's and members' names and phone, for accent-insensitive search.
     search_text = models.TextField(editable=False, default="")
 
-    is_archived = models.BooleanField(_("archived"), default=False)
-    archived_reason = models.TextField(_("reason for archiving"), blank=True)
-    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
-    archived_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        verbose_name=_("archived by"),
-    )
     # Optimistic locking: a save that started from an older version is refused.
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
@@ -147,12 +164,9 @@ class Household(models.Model):
         verbose_name_plural = _("households")
         ordering = ["commune", "code"]
         constraints = [
+            *ArchivableModel.Meta.constraints,
             # The natural key of the exchange format: (Mã xã, Mã hộ).
             models.UniqueConstraint(fields=["commune", "code"], name="household_unique_code"),
-            models.CheckConstraint(
-                condition=Q(is_archived=False) | ~Q(archived_reason=""),
-                name="household_archive_has_reason",
-            ),
             models.CheckConstraint(
                 condition=Q(classification="none") | Q(classification_year__isnull=False),
                 name="household_classification_has_year",
@@ -171,19 +185,13 @@ class Household(models.Model):
     def get_absolute_url(self) -> str:
         return reverse("households:detail", args=[self.pk])
 
-    def delete(self, *args, **kwargs):
-        raise ArchiveInsteadOfDelete("Households are archived, never deleted.")
-
 
 class MemberQuerySet(NoDeleteQuerySet):
     def for_user(self, user):
         return self.filter(household__commune__in=communes_for(user))
 
-    def active(self):
-        return self.filter(is_archived=False)
 
-
-class Member(models.Model):
+class Member(ArchivableModel):
     class Sex(models.TextChoices):
         MALE = "male", _("Male")
         FEMALE = "female", _("Female")
@@ -217,13 +225,6 @@ class Member(models.Model):
     relation = models.CharField(_("relation to head"), max_length=12, choices=Relation.choices)
     has_health_insurance = models.BooleanField(_("has a health-insurance card"), default=False)
 
-    is_archived = models.BooleanField(_("archived"), default=False)
-    archived_reason = models.TextField(_("reason for archiving"), blank=True)
-    archived_at = models.DateTimeField(_("archived at"), null=True, blank=True)
-    archived_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+",
-        verbose_name=_("archived by"),
-    )
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("last changed"), auto_now=True)
 
@@ -234,6 +235,7 @@ class Member(models.Model):
         verbose_name_plural = _("members")
         ordering = ["household", "is_archived", "birth_year", "id"]
         constraints = [
+            *ArchivableModel.Meta.constraints,
             # At most one current head per household; the services require exactly one.
             models.UniqueConstraint(
                 fields=["household"], condition=Q(relation="head", is_archived=False),
@@ -247,9 +249,6 @@ class Member(models.Model):
             models.CheckConstraint(
                 condition=Q(birth_year__gte=1900) & Q(birth_year__lte=2100), name="member_birth_year_range"
             ),
-            models.CheckConstraint(
-                condition=Q(is_archived=False) | ~Q(archived_reason=""), name="member_archive_has_reason"
-            ),
         ]
 
     def __str__(self) -> str:
@@ -257,9 +256,6 @@ class Member(models.Model):
 
     def get_absolute_url(self) -> str:
         return f"{self.household.get_absolute_url()}#member-{self.pk}"
-
-    def delete(self, *args, **kwargs):
-        raise ArchiveInsteadOfDelete("Members are archived, never deleted.")
 
     @property
     def masked_personal_id(self) -> str:

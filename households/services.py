@@ -358,50 +358,44 @@ def save_household(
     return household
 
 
+ARCHIVE_FIELDS = ["is_archived", "archived_reason", "archived_at", "archived_by", "updated_by", "version", "updated_at"]
+
+
+def _mark_archived(household: Household, *, archived: bool, reason: str, actor, when) -> None:
+    household.is_archived = archived
+    household.archived_reason = reason if archived else ""
+    household.archived_at = when if archived else None
+    household.archived_by = actor if archived else None
+    household.updated_by = actor
+    household.version += 1
+
+
 @transaction.atomic
+def _set_archived(*, actor, household: Household, archived: bool, reason: str, source: str) -> Household:
+    check_can_edit(actor, household.commune)
+    reason = nfc(reason)
+    if not reason:
+        raise ValidationError({"reason": _("Give the reason for archiving.") if archived
+                               else _("Give the reason for restoring.")})
+    household = Household.objects.select_for_update().get(pk=household.pk)
+    if household.is_archived == archived:
+        raise ValidationError({"__all__": [_("This household is already archived.") if archived
+                                           else _("This household is not archived.")]})
+    _mark_archived(household, archived=archived, reason=reason, actor=actor, when=timezone.now())
+    household.save(update_fields=ARCHIVE_FIELDS)
+    action = AuditEvent.Action.ARCHIVE if archived else AuditEvent.Action.RESTORE
+    record(Change(household, action, household_id=household.pk, reason=reason), actor=actor, source=source)
+    _queue_summary_refresh(household.commune_id)
+    return household
+
+
 def archive_household(*, actor, household: Household, reason: str, source: str) -> Household:
-    check_can_edit(actor, household.commune)
-    reason = nfc(reason)
-    if not reason:
-        raise ValidationError({"reason": _("Give the reason for archiving.")})
-    household = Household.objects.select_for_update().get(pk=household.pk)
-    if household.is_archived:
-        raise ValidationError({"__all__": [_("This household is already archived.")]})
-    household.is_archived = True
-    household.archived_reason = reason
-    household.archived_at = timezone.now()
-    household.archived_by = actor
-    household.updated_by = actor
-    household.version += 1
-    household.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by",
-                                  "updated_by", "version", "updated_at"])
-    record(Change(household, AuditEvent.Action.ARCHIVE, household_id=household.pk, reason=reason),
-           actor=actor, source=source)
-    _queue_summary_refresh(household.commune_id)
-    return household
+    """Take a household off the current lists; its record and history stay."""
+    return _set_archived(actor=actor, household=household, archived=True, reason=reason, source=source)
 
 
-@transaction.atomic
 def restore_household(*, actor, household: Household, reason: str, source: str) -> Household:
-    check_can_edit(actor, household.commune)
-    reason = nfc(reason)
-    if not reason:
-        raise ValidationError({"reason": _("Give the reason for restoring.")})
-    household = Household.objects.select_for_update().get(pk=household.pk)
-    if not household.is_archived:
-        raise ValidationError({"__all__": [_("This household is not archived.")]})
-    household.is_archived = False
-    household.archived_reason = ""
-    household.archived_at = None
-    household.archived_by = None
-    household.updated_by = actor
-    household.version += 1
-    household.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by",
-                                  "updated_by", "version", "updated_at"])
-    record(Change(household, AuditEvent.Action.RESTORE, household_id=household.pk, reason=reason),
-           actor=actor, source=source)
-    _queue_summary_refresh(household.commune_id)
-    return household
+    return _set_archived(actor=actor, household=household, archived=False, reason=reason, source=source)
 
 
 @transaction.atomic
@@ -418,16 +412,9 @@ def bulk_archive_households(*, actor, households, reason: str, source: str) -> i
         raise PermissionDenied(_("Your role may look at households but not change them."))
     now = timezone.now()
     for household in targets:
-        household.is_archived = True
-        household.archived_reason = reason
-        household.archived_at = now
-        household.archived_by = actor
-        household.updated_by = actor
-        household.version += 1
-    Household.objects.bulk_update(
-        targets, ["is_archived", "archived_reason", "archived_at", "archived_by", "updated_by", "version"],
-        batch_size=1000,
-    )
+        _mark_archived(household, archived=True, reason=reason, actor=actor, when=now)
+        household.updated_at = now
+    Household.objects.bulk_update(targets, ARCHIVE_FIELDS, batch_size=1000)
     record_many(
         (Change(h, AuditEvent.Action.ARCHIVE, household_id=h.pk, reason=reason) for h in targets),
         actor=actor, source=source,
