@@ -57,11 +57,18 @@ class HouseholdFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        communes = communes_for(user)
-        self.fields["commune"].queryset = communes.order_by("code")
-        self.fields["village"].queryset = Village.objects.for_user(user).order_by("name")
+        # Only communes that hold households, so a province's list stays short.
+        communes = communes_for(user).filter(summary__households__gt=0).order_by("code")
+        self.fields["commune"].queryset = communes
+        villages = Village.objects.for_user(user).order_by("name")
         if user.role == "commune_officer":
             del self.fields["commune"]
+        else:
+            # Villages of the chosen commune only: a province has thousands.
+            commune_id = self.data.get("commune") if self.is_bound else None
+            villages = villages.filter(commune_id=commune_id) if str(commune_id or "").isdigit() else villages.none()
+            self.fields["village"].help_text = _("Choose a commune first.")
+        self.fields["village"].queryset = villages
         self.helper = NoTagHelper()
 
 

@@ -7,6 +7,7 @@ an audit event for every created, changed or archived record, and queue the
 refresh of the commune's figures once the transaction commits.
 """
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,6 +40,8 @@ MEMBER_FIELDS = (
     "has_health_insurance",
 )
 TEXT_FIELDS = {"code", "phone", "full_name", "personal_id", "name"}
+PHONE = re.compile(r"^\+?[0-9][0-9 .\-]{6,18}[0-9]$")
+CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-/]{0,19}$")
 
 
 class StaleEdit(Exception):
@@ -190,8 +193,21 @@ def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[s
     cleaned["classification"] = classification
     if classification != Household.Classification.NONE and not cleaned.get("classification_year"):
         errors["classification_year"] = _("Enter the year this classification was recognised.")
+    year = cleaned.get("classification_year")
+    this_year = timezone.localdate().year
+    if classification != Household.Classification.NONE and year and not 2000 <= year <= this_year + 1:
+        errors["classification_year"] = _("The year classified must be between 2000 and %(year)d.") % {
+            "year": this_year + 1}
     if classification == Household.Classification.NONE:
         cleaned["classification_year"] = None
+    phone = cleaned.get("phone") or ""
+    if phone and not PHONE.match(phone):
+        errors["phone"] = _("A phone number has 8 to 15 digits, optionally starting with + "
+                            "(got “%(value)s”).") % {"value": phone}
+    code = cleaned.get("code") or ""
+    if code and not CODE.match(code):
+        errors["code"] = _("A household code uses letters, digits, “-”, “.” or “/” only (got “%(value)s”).") % {
+            "value": code}
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -151,3 +151,19 @@ def test_archive_page_needs_a_reason_then_archives(world, login):
     assert client.post(url, {"reason": "Hộ đã chuyển đi nơi khác"}).status_code == 302
     world.household.refresh_from_db()
     assert world.household.is_archived
+
+
+def test_reviewer_narrows_the_list_to_one_commune_and_its_villages(world, login):
+    from households import summaries
+
+    for commune in (world.tathang, world.lapantan):
+        summaries.refresh_commune(commune.pk)
+    client = login(world.reviewer)
+    response = client.get(reverse("households:list"), {"commune": world.lapantan.pk})
+    assert list(response.context["page"]) == [world.household_lapantan]
+    form = response.context["form"]
+    assert set(form.fields["commune"].queryset) == {world.tathang, world.lapantan}
+    assert {v.commune for v in form.fields["village"].queryset} == {world.lapantan}
+    # A commune outside the district is not a valid choice: the filter is ignored, never widened.
+    response = client.get(reverse("households:list"), {"commune": world.yty.pk})
+    assert world.household_yty not in list(response.context["page"])

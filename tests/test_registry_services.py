@@ -97,13 +97,13 @@ def test_save_from_an_old_copy_is_refused_and_changes_nothing(world):
     rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
             for m in h.members.all()]
     values = {"village": h.village, "code": h.code, "classification": "poor", "classification_year": 2025}
-    services.save_household(actor=world.officer, source="form", commune=h.commune, values={**values, "phone": "1"},
+    services.save_household(actor=world.officer, source="form", commune=h.commune, values={**values, "phone": "0911111111"},
                             members=rows, household=h, expected_version=h.version)
     with pytest.raises(services.StaleEdit):
         services.save_household(actor=world.officer, source="form", commune=h.commune,
-                                values={**values, "phone": "2"}, members=rows, household=h,
+                                values={**values, "phone": "0922222222"}, members=rows, household=h,
                                 expected_version=h.version)
-    assert Household.objects.get(pk=h.pk).phone == "1"
+    assert Household.objects.get(pk=h.pk).phone == "0911111111"
 
 
 def test_saving_without_changes_leaves_no_event_and_keeps_the_version(world):
@@ -180,3 +180,21 @@ def test_commune_summary_is_refreshed_after_commit(world, django_capture_on_comm
     assert len(callbacks) == 1
     summary.refresh_from_db()
     assert (summary.households, summary.poor, summary.archived) == (1, 0, 1)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("phone", "call me"), ("phone", "123"), ("code", "=HYPERLINK(1)"), ("classification_year", 1990)],
+)
+def test_household_values_are_checked_with_the_field_named(world, field, value):
+    values = {"village": world.village, "code": "0100", "classification": "poor", "classification_year": 2025,
+              field: value}
+    with pytest.raises(ValidationError) as exc:
+        services.save_household(actor=world.officer, source="form", commune=world.tathang, values=values,
+                                members=[member("Sùng A Lử")])
+    assert field in exc.value.error_dict
+
+
+def test_phone_with_spaces_and_country_code_is_accepted(world):
+    h = make_household(world.officer, world.tathang, world.village, "Sùng A Lử", phone="+84 912 345 678")
+    assert h.phone == "+84 912 345 678"
