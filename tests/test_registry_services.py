@@ -97,7 +97,8 @@ def test_save_from_an_old_copy_is_refused_and_changes_nothing(world):
     rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
             for m in h.members.all()]
     values = {"village": h.village, "code": h.code, "classification": "poor", "classification_year": 2025}
-    services.save_household(actor=world.officer, source="form", commune=h.commune, values={**values, "phone": "0911111111"},
+    services.save_household(actor=world.officer, source="form", commune=h.commune,
+                            values={**values, "phone": "0911111111"},
                             members=rows, household=h, expected_version=h.version)
     with pytest.raises(services.StaleEdit):
         services.save_household(actor=world.officer, source="form", commune=h.commune,

@@ -18,6 +18,8 @@ def _display(field, value):
         return "—"
     if isinstance(value, bool):
         return _("yes") if value else _("no")
+    if isinstance(value, int):
+        return str(value)  # years and counts, never "1.979"
     choices = dict(field.flatchoices) if field.choices else None
     if choices and value in choices:
         return choices[value]
