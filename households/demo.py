@@ -543,7 +543,7 @@ class _Builder:
             self._classify(plan, households[start:], families[start:], remoteness)
         per_household = [self._members(h, people) for h, people in zip(households, families, strict=True)]
         for household, rows in zip(households, per_household, strict=True):
-            household.search_text = _search_text(household, rows)
+            household.search_text = services.derived_values(household, rows)["search_text"]
         return households, per_household
 
     def build(self, communes: list[AdminUnit], result: Result) -> None:
@@ -689,13 +689,6 @@ class _Builder:
                 has_health_insurance=rng.random() < (0.97 if person.age < 6 else insured_share),
             ))
         return rows
-
-
-def _search_text(household: Household, members: list[Member]) -> str:
-    """What services.refresh_derived computes: the members in the order the model
-    lists them (birth year, then id, i.e. insertion order), the head present."""
-    ordered = sorted(members, key=lambda m: m.birth_year)  # stable: ties keep insertion order
-    return fold(" ".join([household.code, "", household.phone] + [m.full_name for m in ordered]))
 
 
 def _split(total: int, weights: list[float]) -> list[int]:

@@ -86,6 +86,8 @@ def create_village(*, actor, commune: AdminUnit, name: str) -> Village:
     name = nfc(name)
     if not name:
         raise ValidationError({"name": _("Enter the village name.")})
+    if not name[0].isalnum():
+        raise ValidationError({"name": _("A village name begins with a letter or a digit.")})
     if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
         raise ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
     return Village.objects.create(commune=commune, name=name, search_name=fold(name))
@@ -110,6 +112,10 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "") -> dict[str
     errors: dict[str, list[str]] = {}
     if not cleaned.get("full_name"):
         errors.setdefault("full_name", []).append(_("Enter the member's full name."))
+    elif not cleaned["full_name"][0].isalpha():
+        # Also keeps spreadsheet formulas ("=HYPERLINK(…)") out of the register.
+        errors.setdefault("full_name", []).append(
+            _("A name begins with a letter (got “%(value)s”).") % {"value": cleaned["full_name"]})
     birth_date = cleaned.get("birth_date")
     birth_year = cleaned.get("birth_year")
     if birth_date and not birth_year:
@@ -223,29 +229,52 @@ def next_household_code(commune: AdminUnit) -> str:
 
 # --- derived columns ----------------------------------------------------------
 
-def refresh_derived(household: Household) -> list[str]:
-    """Recompute the columns kept from the members; returns the names that changed."""
-    members = list(household.members.filter(is_archived=False).select_related("ethnicity"))
+def derived_values(household: Household, members: Sequence[Member]) -> dict[str, Any]:
+    """The columns a household keeps from its current members (a pure function, so
+    imports and the demo compute them for thousands of households without queries).
+    Members need `relation`, `full_name` and `ethnicity`."""
     head = next((m for m in members if m.relation == Member.Relation.HEAD), None)
-    new = {
+    # Names sorted so the search text does not depend on the order rows were read in.
+    names = sorted(m.full_name for m in members)
+    return {
         "head_name": head.full_name if head else household.head_name,
         "member_count": len(members),
         "is_ethnic_minority": bool(head and head.ethnicity.is_minority),
-        "search_text": fold(" ".join(
-            [household.code, household.head_name if not head else "", household.phone]
-            + [m.full_name for m in members]
-        )),
+        "search_text": fold(" ".join([household.code, household.phone, *names])),
     }
+
+
+def refresh_derived(household: Household) -> list[str]:
+    """Recompute the columns kept from the members; returns the names that changed."""
+    members = list(household.members.filter(is_archived=False).select_related("ethnicity"))
+    new = derived_values(household, members)
     changed = [name for name, value in new.items() if getattr(household, name) != value]
     for name in changed:
         setattr(household, name, new[name])
     return changed
 
 
-def _queue_summary_refresh(commune_id: int) -> None:
+def queue_summary_refresh(commune_id: int) -> None:
+    """Recount the commune once the transaction commits: once per commune, however
+    many households of it one transaction (an import, a bulk action) changed."""
     from .tasks import refresh_commune_summary
 
-    transaction.on_commit(lambda: refresh_commune_summary.delay(commune_id))
+    connection = transaction.get_connection()
+    flush = getattr(connection, "_summary_flush", None)
+    queued = any(callback is flush for _sids, callback, _robust in connection.run_on_commit)
+    if flush is None or not queued:
+        # No callback waiting in this transaction (first change, or the last one rolled back).
+        communes: set[int] = set()
+
+        def flush() -> None:
+            connection._summary_flush = None  # the next transaction queues afresh
+            for queued_id in sorted(communes):
+                refresh_commune_summary.delay(queued_id)
+
+        flush.communes = communes
+        connection._summary_flush = flush
+        transaction.on_commit(flush)
+    connection._summary_flush.communes.add(commune_id)
 
 
 # --- members ------------------------------------------------------------------
@@ -300,6 +329,7 @@ def save_household(
     members: Sequence[MemberInput],
     household: Household | None = None,
     expected_version: int | None = None,
+    batch: str = "",
 ) -> Household:
     """Create a household with its members, or change one and its members.
 
@@ -369,8 +399,8 @@ def save_household(
         raise ValidationError({"__all__": [_("Another user saved the same code or personal ID "
                                              "at the same moment; check and save again.")]}) from exc
     if pending.changes:
-        record_many(pending.changes, actor=actor_or_none, source=source)
-        _queue_summary_refresh(commune.pk)
+        record_many(pending.changes, actor=actor_or_none, source=source, batch=batch)
+        queue_summary_refresh(commune.pk)
     return household
 
 
@@ -401,7 +431,7 @@ def _set_archived(*, actor, household: Household, archived: bool, reason: str, s
     household.save(update_fields=ARCHIVE_FIELDS)
     action = AuditEvent.Action.ARCHIVE if archived else AuditEvent.Action.RESTORE
     record(Change(household, action, household_id=household.pk, reason=reason), actor=actor, source=source)
-    _queue_summary_refresh(household.commune_id)
+    queue_summary_refresh(household.commune_id)
     return household
 
 
@@ -436,7 +466,7 @@ def bulk_archive_households(*, actor, households, reason: str, source: str) -> i
         actor=actor, source=source,
     )
     for commune_id in {h.commune_id for h in targets}:
-        _queue_summary_refresh(commune_id)
+        queue_summary_refresh(commune_id)
     return len(targets)
 
 
@@ -467,7 +497,7 @@ def update_household_fields(
         locked.save()
         record(Change(locked, AuditEvent.Action.UPDATE, changes=changes, household_id=locked.pk),
                actor=actor, source=source)
-        _queue_summary_refresh(locked.commune_id)
+        queue_summary_refresh(locked.commune_id)
     return locked
 
 
@@ -500,5 +530,5 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
             pending.changes.insert(0, Change(locked, AuditEvent.Action.UPDATE, changes=changes,
                                              household_id=locked.pk))
         record_many(pending.changes, actor=actor, source=source)
-        _queue_summary_refresh(locked.commune_id)
+        queue_summary_refresh(locked.commune_id)
     return locked

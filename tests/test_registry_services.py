@@ -168,19 +168,32 @@ def test_bulk_archive_records_one_event_per_household_and_stays_in_scope(world):
     assert not world.household_lapantan.is_archived
 
 
-def test_commune_summary_is_refreshed_after_commit(world, django_capture_on_commit_callbacks):
+@pytest.mark.django_db(transaction=True)
+def test_commune_summary_is_refreshed_once_the_change_commits():
     from households.models import CommuneSummary
 
-    with django_capture_on_commit_callbacks(execute=True):
-        make_household(world.officer, world.tathang, world.village, "Hảng A Chu")
+    from .world import build_world
+
+    world = build_world()  # every service call commits; tasks run eagerly after commit
     summary = CommuneSummary.objects.get(commune=world.tathang)
-    assert (summary.households, summary.members, summary.poor) == (2, 3, 1)
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        services.archive_household(actor=world.officer, household=world.household, reason="Chuyển đi",
-                                   source="form")
-    assert len(callbacks) == 1
+    assert (summary.households, summary.members, summary.poor) == (1, 2, 1)
+    make_household(world.officer, world.tathang, world.village, "Hảng A Chu")
+    services.archive_household(actor=world.officer, household=world.household, reason="Chuyển đi", source="form")
     summary.refresh_from_db()
-    assert (summary.households, summary.poor, summary.archived) == (1, 0, 1)
+    assert (summary.households, summary.members, summary.poor, summary.archived) == (1, 1, 0, 1)
+
+
+def test_many_changes_in_one_transaction_queue_one_refresh_per_commune(world, django_capture_on_commit_callbacks):
+    from django.db import transaction
+
+    from households.models import CommuneSummary
+
+    transaction.get_connection()._summary_flush = None  # forget what building the world queued
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for name in ("Hảng A Chu", "Hảng A Dình", "Hảng Seo Lử"):
+            make_household(world.officer, world.tathang, world.village, name)
+    assert len(callbacks) == 1
+    assert CommuneSummary.objects.get(commune=world.tathang).households == 4
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,7 @@
 """The test suite. DATABASE_URL picks PostgreSQL; the default is SQLite."""
 
+import os
+
 from .base import *  # noqa: F403
 
 DEBUG = False
@@ -13,5 +15,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not shared memory: the real-worker and browser tests reach the
     # database from other threads, and SQLite's shared-cache mode locks whole
     # tables between connections where a file with WAL lets them wait their turn.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}  # noqa: F405
+    # One file per test process, so two runs on one machine never share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}  # noqa: F405
     DATABASES["default"]["OPTIONS"]["timeout"] = 30  # noqa: F405
