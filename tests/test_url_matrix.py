@@ -9,9 +9,11 @@ import re
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.base import ContentFile
 from django.urls import URLResolver, get_resolver, reverse
 
 from core.models import AuditEvent
+from exchange.models import ImportBatch
 from households import summaries
 from households.models import CommuneSummary, Ethnicity, Member
 
@@ -115,6 +117,17 @@ def hh(world, role, inside):
     return {"pk": household_for(world, role, inside).pk}
 
 
+def batch(world, role, inside):
+    """An import made by the role's own user (inside), or by another officer (outside)."""
+    owner = world.officer2 if not inside or role == "anonymous" else USERS[role](world)
+    return {"pk": ImportBatch.objects.filter(created_by=owner).values_list("pk", flat=True).first()}
+
+
+CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
+USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
+         "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
+
+
 # name: (kwargs maker or None, expected inside, expected outside)
 APP_URLS = {
     "home": (None, by_role(302, 200, 200, 200, 200), None),
@@ -128,6 +141,13 @@ APP_URLS = {
     "households:edit": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:archive": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:restore": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "exchange:imports": (None, by_role(302, 200, 403, 200, 200), None),
+    "exchange:export": (None, by_role(302, 200, 200, 200, 200), None),
+    "exchange:batch": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "exchange:progress": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "exchange:rejected": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "exchange:confirm": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "exchange:cancel": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
     "admin:index": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:login": (None, by_role(200, 302, 302, 302, 302), None),
     "admin:logout": (None, by_role(302, 405, 405, 405, 405), None),  # POST only; anonymous is sent to log in
@@ -163,9 +183,15 @@ def test_every_registered_admin_model_has_a_policy():
 
 
 @pytest.fixture
-def matrix_world(world):
+def matrix_world(world, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
     for commune in (world.tathang, world.lapantan, world.yty, world.other_commune, world.commune2025):
         summaries.refresh_commune(commune.pk)
+    for user in (world.officer, world.officer2, world.reviewer, world.province_admin, world.superuser):
+        ImportBatch.objects.create(
+            created_by=user, file=ContentFile(CSV, name="ds.csv"), file_name="ds.csv",
+            sha256="0" * 64, size=len(CSV), status=ImportBatch.Status.VALIDATED, rejected=1,
+        )
     return world
 
 

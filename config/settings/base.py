@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "households",
     "reviews",
     "programs",
+    "exchange",
 ]
 
 MIDDLEWARE = [

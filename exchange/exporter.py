@@ -1,0 +1,387 @@
+"""Exports in the exchange format: the sheets of `columns.py`, as CSV or XLSX.
+
+An export is what the importer reads back: the same headers in the same
+order, the same Vietnamese labels, codes and IDs as text. Exporting a file and
+importing it again changes nothing.
+
+Every export is scoped by `Household.objects.for_user(user)` or
+`Member.objects.for_user(user)`: the one scoping path. Rows are streamed:
+one query per export whatever the number of rows (the related names come from
+joins, never from a query per row), read in chunks, and written as they come,
+so a province of a million people never sits in memory.
+
+A kind of export is a *row source* registered with `@row_source(SHEET)`: a
+function of (user, include_archived) yielding one dict per row keyed by the
+sheet's column keys. Surveys ("Phiếu B") are added later the same way.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+from django.db.models import Case, IntegerField, Value, When
+from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
+from django.utils.http import content_disposition_header
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from core.text import fold
+from households.models import Household, Member
+
+from .columns import HOUSEHOLDS, MEMBERS, Sheet
+from .values import (
+    format_area,
+    format_classification,
+    format_date,
+    format_relation,
+    format_sex,
+    format_yes_no,
+)
+
+# Rows per worksheet in Excel 2007 and later, the header row included.
+EXCEL_MAX_ROWS = 1_048_576
+# Rows fetched from the database at a time.
+CHUNK_SIZE = 2000
+# CSV text is encoded and handed on in pieces of about this many characters:
+# small enough to start the download at once, large enough not to send a
+# network packet per row.
+CSV_PIECE = 64 * 1024
+# A byte-order mark: without it Excel on Windows reads UTF-8 as the local code
+# page and turns "Giàng" into "GiÃ ng".
+UTF8_BOM = "\ufeff"
+
+FORMATS = ("csv", "xlsx")
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+# A text cell starting with one of these is taken by Excel (and LibreOffice,
+# Google Sheets) as a formula, which could run commands or leak data when the
+# file is opened. Such text is written with a leading apostrophe; the
+# importer removes it again.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+ESCAPE = "'"
+
+# Excel's "Text" number format: a cell in it keeps "02794" as typed when a
+# person edits it, instead of turning it into the number 2794.
+TEXT_FORMAT = "@"
+_BOLD = Font(bold=True)
+
+CellValue = str | int | None
+RowSource = Callable[[Any, bool], Iterable[Mapping[str, CellValue]]]
+
+
+class ExportError(ValueError):
+    """An export that cannot be made as asked (unknown kind or format, bad limit)."""
+
+
+@dataclass(frozen=True)
+class Source:
+    sheet: Sheet
+    rows: RowSource
+
+
+SOURCES: dict[str, Source] = {}
+
+
+def row_source(sheet: Sheet) -> Callable[[RowSource], RowSource]:
+    """Register `rows(user, include_archived)` as the source of `sheet`'s export."""
+
+    def register(rows: RowSource) -> RowSource:
+        SOURCES[sheet.kind] = Source(sheet, rows)
+        return rows
+
+    return register
+
+
+def kinds() -> tuple[str, ...]:
+    """The kinds that can be exported now."""
+    return tuple(SOURCES)
+
+
+def _source(kind: str) -> Source:
+    try:
+        return SOURCES[kind]
+    except KeyError:
+        raise ExportError(
+            _("Unknown kind of export “%(kind)s”; choose one of: %(kinds)s.")
+            % {"kind": kind, "kinds": ", ".join(kinds())}
+        ) from None
+
+
+# -- row sources --------------------------------------------------------------------
+
+@row_source(HOUSEHOLDS)
+def household_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
+    households = Household.objects.for_user(user)
+    if not include_archived:
+        households = households.filter(is_archived=False)
+    # values_list, not model instances: the joins bring the commune code and the
+    # village name in the same query, and a tuple per row costs a fraction of a
+    # model instance. The commune's id after its code keeps apart the communes
+    # of the 2021 and 2025 maps that share a code.
+    rows = households.order_by("commune__code", "commune_id", "code").values_list(
+        "commune__code", "code", "village__name", "head_name", "area", "is_farm", "phone",
+        "classification", "classification_year", "has_meritorious_member", "is_social_protection",
+    )
+    for (commune, code, village, head, area, farm, phone, classification, year, merit,
+         social) in rows.iterator(chunk_size=CHUNK_SIZE):
+        yield {
+            "ma_xa": commune,
+            "ma_ho": code,
+            "thon": village,
+            "chu_ho": head,
+            "khu_vuc": format_area(area),
+            "nong_nghiep": format_yes_no(farm),
+            "dien_thoai": phone,
+            "phan_loai": format_classification(classification),
+            "nam_phan_loai": year,
+            "nguoi_co_cong": format_yes_no(merit),
+            "bao_tro_xa_hoi": format_yes_no(social),
+        }
+
+
+def _masked(personal_id: str) -> str:
+    """The same form as `Member.masked_personal_id`, from the bare value."""
+    if not personal_id:
+        return ""
+    return personal_id[:3] + "•" * (len(personal_id) - 5) + personal_id[-2:]
+
+
+@row_source(MEMBERS)
+def member_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
+    members = Member.objects.for_user(user)
+    if not include_archived:
+        # A current member of an archived household is not current either: its
+        # household is missing from the households export, and the importer
+        # could not place the row.
+        members = members.filter(is_archived=False, household__is_archived=False)
+    # Whole personal IDs only for the people who see them whole on the pages.
+    full_ids = bool(getattr(user, "sees_full_personal_ids", False))
+    head_first = Case(When(relation=Member.Relation.HEAD, then=Value(0)), default=Value(1),
+                      output_field=IntegerField())
+    rows = members.order_by(
+        "household__commune__code", "household__commune_id", "household__code", head_first, "birth_year", "pk",
+    ).values_list(
+        "household__commune__code", "household__code", "full_name", "sex", "birth_date", "birth_year",
+        "personal_id", "ethnicity__name", "relation", "has_health_insurance",
+    )
+    for (commune, code, name, sex, birth_date, birth_year, personal_id, ethnicity, relation,
+         insured) in rows.iterator(chunk_size=CHUNK_SIZE):
+        yield {
+            "ma_xa": commune,
+            "ma_ho": code,
+            "ho_ten": name,
+            "gioi_tinh": format_sex(sex),
+            "ngay_sinh": format_date(birth_date, birth_year),
+            "so_dinh_danh": personal_id if full_ids else _masked(personal_id),
+            "dan_toc": ethnicity,
+            "quan_he": format_relation(relation),
+            "bhyt": format_yes_no(insured),
+        }
+
+
+# -- cells ------------------------------------------------------------------------------
+
+def escape_formula(value: CellValue) -> CellValue:
+    """Text that a spreadsheet would run as a formula, made plain text."""
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return ESCAPE + value
+    return value
+
+
+def _cells(sheet: Sheet, row: Mapping[str, CellValue]) -> list[CellValue]:
+    # row[key], not row.get(key): a column added to columns.py without a value
+    # in its row source fails loudly in the tests instead of exporting blanks.
+    return [escape_formula(row[key]) for key in sheet.keys]
+
+
+def _headers(sheet: Sheet) -> list[str]:
+    return [column.header for column in sheet.columns]
+
+
+# -- CSV -------------------------------------------------------------------------------
+
+def _csv_pieces(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]]) -> Iterator[bytes]:
+    buffer = io.StringIO()
+    buffer.write(UTF8_BOM)
+    # The csv module's default dialect: comma, double quotes where needed, CRLF.
+    writer = csv.writer(buffer)
+    writer.writerow(_headers(sheet))
+    for row in rows:
+        writer.writerow(["" if value is None else value for value in _cells(sheet, row)])
+        if buffer.tell() >= CSV_PIECE:
+            yield buffer.getvalue().encode("utf-8")
+            buffer.seek(0)
+            buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def stream_csv(kind: str, user, *, include_archived: bool = False) -> Iterator[bytes]:
+    """The export as CSV bytes (UTF-8 with BOM), piece by piece, for StreamingHttpResponse.
+
+    The kind is checked now; the query runs when the first piece is asked for.
+    """
+    source = _source(kind)
+    return _csv_pieces(source.sheet, source.rows(user, include_archived))
+
+
+# -- XLSX -------------------------------------------------------------------------------
+
+# Wider columns for names, so a person opening the file can read them.
+_WIDTHS = {"thon": 24, "chu_ho": 28, "ho_ten": 28, "nong_nghiep": 34, "phan_loai": 26, "quan_he": 18}
+
+# Codes, IDs and phone numbers: written as text cells (never numbers, so the
+# leading zeros are in the file) in Excel's Text format, cells and whole
+# columns, so that they stay text when someone edits them or adds rows below.
+# Other text is written as plain text cells: formatting every cell would make
+# the export about a third slower for no gain.
+TEXT_COLUMNS = frozenset({"ma_xa", "ma_ho", "so_dinh_danh", "dien_thoai"})
+
+
+class _XlsxWriter:
+    """Rows into a write-only workbook, on as many sheets as Excel's row limit needs."""
+
+    def __init__(self, sheet: Sheet, sheet_row_limit: int) -> None:
+        if sheet_row_limit < 2:
+            raise ExportError(_("A sheet must hold at least a header row and one data row."))
+        self.sheet = sheet
+        self.limit = min(sheet_row_limit, EXCEL_MAX_ROWS)
+        self.text_columns = tuple(column.key in TEXT_COLUMNS for column in sheet.columns)
+        self.workbook = Workbook(write_only=True)
+        self.worksheet: WriteOnlyWorksheet | None = None
+        self.used = 0  # rows on the current worksheet, its header included
+        self.count = 0  # worksheets so far
+
+    def _new_worksheet(self) -> WriteOnlyWorksheet:
+        self.count += 1
+        # "Thành viên", then "Thành viên (2)", "Thành viên (3)"…; Excel allows 31 characters.
+        suffix = f" ({self.count})" if self.count > 1 else ""
+        worksheet = self.workbook.create_sheet(self.sheet.title[: 31 - len(suffix)] + suffix)
+        # Column settings must come before the first row of a write-only sheet.
+        for index, column in enumerate(self.sheet.columns, 1):
+            dimension = worksheet.column_dimensions[get_column_letter(index)]
+            dimension.width = _WIDTHS.get(column.key, max(12, len(column.header) + 2))
+            if column.key in TEXT_COLUMNS:
+                dimension.number_format = TEXT_FORMAT
+        worksheet.freeze_panes = "A2"
+        header = []
+        for title in _headers(self.sheet):
+            cell = WriteOnlyCell(worksheet, title)
+            cell.font = _BOLD
+            header.append(cell)
+        worksheet.append(header)
+        self.used = 1
+        return worksheet
+
+    def append(self, values: list[CellValue]) -> None:
+        if self.worksheet is None or self.used >= self.limit:
+            self.worksheet = self._new_worksheet()
+        worksheet = self.worksheet
+        cells: list[CellValue | WriteOnlyCell] = []
+        for value, as_text in zip(values, self.text_columns, strict=True):
+            if isinstance(value, str):
+                # XML cannot hold most control characters; openpyxl refuses them.
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                if as_text:
+                    cell = WriteOnlyCell(worksheet, value)
+                    cell.number_format = TEXT_FORMAT
+                    cells.append(cell)
+                    continue
+            cells.append(value)  # other text as text, years as numbers, None as nothing
+        worksheet.append(cells)
+        self.used += 1
+
+    def save(self, out: IO[bytes] | str | os.PathLike[str]) -> None:
+        if self.worksheet is None:  # no rows: still a sheet with its header
+            self.worksheet = self._new_worksheet()
+        self.workbook.save(out)
+
+
+def _write_xlsx(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]], out, sheet_row_limit: int) -> int:
+    writer = _XlsxWriter(sheet, sheet_row_limit)
+    written = 0
+    for row in rows:
+        writer.append(_cells(sheet, row))
+        written += 1
+    writer.save(out)
+    return written
+
+
+def _write_csv(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]], out: IO[bytes]) -> int:
+    written = 0
+
+    def counted() -> Iterator[Mapping[str, CellValue]]:
+        nonlocal written
+        for row in rows:
+            written += 1
+            yield row
+
+    for piece in _csv_pieces(sheet, counted()):
+        out.write(piece)
+    return written
+
+
+# -- entry points -----------------------------------------------------------------------
+
+def export(kind: str, user, fmt: str, out: IO[bytes] | str | os.PathLike[str], *,
+           include_archived: bool = False, sheet_row_limit: int = EXCEL_MAX_ROWS) -> int:
+    """Write the `kind` export of what `user` may see to `out` (a binary file or a path).
+
+    Returns the number of data rows written (headers not counted). XLSX data
+    past `sheet_row_limit` rows per sheet (header included) continue on a new
+    sheet "<title> (2)", each with its own header row; CSV is one table.
+    """
+    source = _source(kind)
+    if fmt not in FORMATS:
+        raise ExportError(_("Unknown format “%(format)s”; choose csv or xlsx.") % {"format": fmt})
+    rows = source.rows(user, include_archived)
+    if fmt == "xlsx":
+        return _write_xlsx(source.sheet, rows, out, sheet_row_limit)
+    if isinstance(out, str | os.PathLike):
+        with Path(out).open("wb") as handle:
+            return _write_csv(source.sheet, rows, handle)
+    return _write_csv(source.sheet, rows, out)
+
+
+def file_name(kind: str, fmt: str, day: date | None = None) -> str:
+    """"ho-gia-dinh-20251122.xlsx": the sheet's title without diacritics, and the date."""
+    stem = "-".join(fold(_source(kind).sheet.title).split())
+    return f"{stem}-{(day or date.today()):%Y%m%d}.{fmt}"
+
+
+def export_response(user, kind: str, fmt: str, *, include_archived: bool = False) -> HttpResponseBase:
+    """A download of the export: CSV streamed as it is read, XLSX from a temporary file.
+
+    An XLSX file is a zip whose directory is written last, so it cannot be sent
+    before it is finished; the temporary file keeps it out of memory meanwhile.
+    """
+    name = file_name(kind, fmt)
+    if fmt == "csv":
+        response = StreamingHttpResponse(stream_csv(kind, user, include_archived=include_archived),
+                                         content_type=CONTENT_TYPES["csv"])
+        response["Content-Disposition"] = content_disposition_header(True, name)
+        return response
+    handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response
+    try:
+        export(kind, user, fmt, handle, include_archived=include_archived)
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    return FileResponse(handle, as_attachment=True, filename=name, content_type=CONTENT_TYPES[fmt])

@@ -1,0 +1,578 @@
+"""Importing households and members from exchange-format files.
+
+Two steps, so that a person sees exactly what a file would do before anything
+is written:
+
+1. `plan_import()` reads every row, checks it against the format and against
+   the database as the user may see it, and decides for each row: create,
+   update, unchanged or rejected (with the column and the reason). It writes
+   nothing.
+2. `apply_plan()` writes the accepted changes in one transaction through the
+   registry services, so every change is checked, normalised and audited like
+   a change made in a form, and linked to the import batch.
+
+By default a plan with any rejected row writes nothing; importing only the
+valid rows is an explicit choice. Natural keys: (commune code, household code)
+for households; for members, the household plus the personal ID, or else the
+name and year of birth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from types import SimpleNamespace
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from core.audit import Change, diff, record_many, snapshot
+from core.models import AuditEvent
+from core.scoping import communes_for
+from core.text import fold, nfc
+from geo.models import AdminUnit
+from households import services
+from households.models import Ethnicity, Household, Member, Village
+from households.reference import match_ethnicity
+
+from . import values as parse
+from .columns import HOUSEHOLDS, MEMBERS, Sheet
+
+Progress = Callable[[int, int], None]
+
+# Text that Excel would run as a formula is written with a leading apostrophe
+# by our exports; reading it back removes the apostrophe.
+_ESCAPED_PREFIXES = ("'=", "'+", "'-", "'@", "'\t", "'\r")
+
+
+@dataclass
+class Issue:
+    sheet: str
+    row: int
+    column: str
+    value: str
+    message: str
+
+
+@dataclass
+class MemberPlan:
+    row: int
+    values: dict[str, Any]
+    member: Member | None = None
+    action: str = "create"  # create | update | unchanged
+
+
+@dataclass
+class HouseholdPlan:
+    commune: AdminUnit
+    code: str
+    household: Household | None
+    row: int | None = None  # its row on the households sheet, if any
+    values: dict[str, Any] | None = None  # household fields from that row
+    village_name: str = ""
+    head_name: str = ""
+    action: str = "unchanged"
+    members: list[MemberPlan] = field(default_factory=list)
+    rejected: bool = False
+
+
+@dataclass
+class Plan:
+    households: dict[tuple[int, str], HouseholdPlan] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+    rows: int = 0
+    rejected_rows: set[tuple[str, int]] = field(default_factory=set)
+
+    def counts(self) -> dict[str, int]:
+        counts = {"created": 0, "updated": 0, "unchanged": 0, "rejected": len(self.rejected_rows)}
+        for plan in self.households.values():
+            if plan.rejected:
+                continue
+            if plan.row is not None:
+                counts[_row_counter(plan.action)] += 1
+            for member in plan.members:
+                counts[_row_counter(member.action)] += 1
+        return counts
+
+    def reject(self, sheet: Sheet, row: int, column: str, value: Any, message: str) -> None:
+        header = sheet.column(column).header if column else ""
+        self.issues.append(Issue(sheet.title, row, header, _short(value), message))
+        self.rejected_rows.add((sheet.title, row))
+
+
+def _row_counter(action: str) -> str:
+    return {"create": "created", "update": "updated"}.get(action, "unchanged")
+
+
+def _short(value: Any) -> str:
+    text = "" if value is None else str(value)
+    return text if len(text) <= 250 else text[:247] + "…"
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = nfc(str(value))
+    if text.startswith(_ESCAPED_PREFIXES):
+        text = text[1:]
+    return text
+
+
+# Which column of the sheet a service's field error belongs to.
+HOUSEHOLD_COLUMNS = {"code": "ma_ho", "village": "thon", "phone": "dien_thoai", "area": "khu_vuc",
+                     "classification": "phan_loai", "classification_year": "nam_phan_loai"}
+MEMBER_COLUMNS = {"full_name": "ho_ten", "sex": "gioi_tinh", "birth_date": "ngay_sinh", "birth_year": "ngay_sinh",
+                  "personal_id": "so_dinh_danh", "ethnicity": "dan_toc", "relation": "quan_he"}
+
+HOUSEHOLD_COMPARED = ("village", "area", "is_farm", "phone", "has_meritorious_member", "is_social_protection",
+                      "classification", "classification_year")
+MEMBER_COMPARED = ("full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
+                   "has_health_insurance")
+
+
+class _Context:
+    """What a plan needs from the database, fetched in a few queries."""
+
+    def __init__(self, user, commune_codes: set[str], household_keys: set[tuple[str, str]]):
+        self.user = user
+        in_scope = communes_for(user).filter(code__in=commune_codes).order_by("-edition")
+        self.communes: dict[str, AdminUnit] = {}
+        for commune in in_scope:
+            # A code can stand in both editions of the map; a user whose area spans
+            # both (a superuser) gets the newer one.
+            self.communes.setdefault(commune.code, commune)
+        self.known_codes = set(
+            AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, code__in=commune_codes)
+            .values_list("code", flat=True)
+        )
+        wanted_codes = {code for _commune, code in household_keys}
+        existing = (
+            Household.objects.for_user(user)
+            .filter(commune__in=list(self.communes.values()), code__in=wanted_codes)
+            .select_related("village", "commune")
+        )
+        self.households: dict[tuple[int, str], Household] = {(h.commune_id, h.code): h for h in existing}
+        self.members: dict[int, list[Member]] = {}
+        for member in (Member.objects.filter(household__in=list(self.households.values()), is_archived=False)
+                       .select_related("ethnicity").order_by("pk")):
+            self.members.setdefault(member.household_id, []).append(member)
+        self.villages = {
+            (v.commune_id, v.search_name): v
+            for v in Village.objects.filter(commune__in=list(self.communes.values()))
+        }
+        self.groups = list(Ethnicity.objects.all())
+        self._ethnicity_cache: dict[str, Ethnicity | None] = {}
+
+    def ethnicity(self, text: str) -> Ethnicity | None:
+        key = fold(text)
+        if key not in self._ethnicity_cache:
+            self._ethnicity_cache[key] = match_ethnicity(text, self.groups)
+        return self._ethnicity_cache[key]
+
+
+def _commune(plan: Plan, context: _Context, sheet: Sheet, row: int, raw: Any) -> AdminUnit | None:
+    try:
+        code = parse.parse_commune_code(raw)
+    except ValidationError as exc:
+        plan.reject(sheet, row, "ma_xa", raw, " ".join(exc.messages))
+        return None
+    commune = context.communes.get(code)
+    if commune is None:
+        if code in context.known_codes:
+            message = _("The commune %(code)s is outside your area; this row is not imported.") % {"code": code}
+        else:
+            message = _("There is no commune with code %(code)s.") % {"code": code}
+        plan.reject(sheet, row, "ma_xa", raw, message)
+    return commune
+
+
+def _cell(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, parser, *, required=False):
+    """Parse one cell; on error record an issue and return the marker `_BAD`."""
+    raw = values.get(key, "")
+    if isinstance(raw, str):
+        raw = _text(raw)
+    if raw in ("", None):
+        if required:
+            plan.reject(sheet, row, key, "", _("“%(column)s” is required.") % {"column": sheet.column(key).header})
+            return _BAD
+        return None
+    try:
+        return parser(raw)
+    except ValidationError as exc:
+        plan.reject(sheet, row, key, raw, " ".join(exc.messages))
+        return _BAD
+
+
+_BAD = object()
+
+
+def _household_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
+    sheet = HOUSEHOLDS
+    for row in rows:
+        plan.rows += 1
+        v = row.values
+        commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
+        code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
+        village = _cell(plan, sheet, row.number, v, "thon", _text, required=True)
+        head = _cell(plan, sheet, row.number, v, "chu_ho", _text, required=True)
+        area = _cell(plan, sheet, row.number, v, "khu_vuc", parse.parse_area)
+        farm = _cell(plan, sheet, row.number, v, "nong_nghiep", parse.parse_yes_no)
+        phone = _cell(plan, sheet, row.number, v, "dien_thoai", _text)
+        classification = _cell(plan, sheet, row.number, v, "phan_loai", parse.parse_classification)
+        year = _cell(plan, sheet, row.number, v, "nam_phan_loai", parse.parse_year)
+        merit = _cell(plan, sheet, row.number, v, "nguoi_co_cong", parse.parse_yes_no)
+        social = _cell(plan, sheet, row.number, v, "bao_tro_xa_hoi", parse.parse_yes_no)
+        parsed = (code, village, head, area, farm, phone, classification, year, merit, social)
+        if commune is None or _BAD in parsed:
+            continue
+        try:
+            services.clean_household_values({
+                "village": SimpleNamespace(commune_id=commune.pk, name=village), "code": code, "phone": phone or "",
+                "classification": classification or Household.Classification.NONE, "classification_year": year,
+            }, commune)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                column = HOUSEHOLD_COLUMNS.get(name, "ma_ho")
+                plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
+            continue
+        key = (commune.pk, code)
+        existing_plan = plan.households.get(key)
+        if existing_plan is not None and existing_plan.row is not None:
+            plan.reject(sheet, row.number, "ma_ho", code,
+                        _("Household %(code)s appears twice on this sheet (first on row %(row)d).")
+                        % {"code": code, "row": existing_plan.row})
+            continue
+        household = context.households.get(key)
+        values = {
+            "area": area or (household.area if household else ""),
+            "is_farm": bool(farm), "phone": phone or "",
+            "has_meritorious_member": bool(merit), "is_social_protection": bool(social),
+            "classification": classification or Household.Classification.NONE,
+            "classification_year": year,
+        }
+        hh_plan = existing_plan or HouseholdPlan(commune=commune, code=code, household=household)
+        hh_plan.row, hh_plan.values, hh_plan.village_name, hh_plan.head_name = row.number, values, village, head
+        plan.households[key] = hh_plan
+
+
+def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
+    sheet = MEMBERS
+    for row in rows:
+        plan.rows += 1
+        v = row.values
+        commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
+        code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
+        name = _cell(plan, sheet, row.number, v, "ho_ten", _text, required=True)
+        sex = _cell(plan, sheet, row.number, v, "gioi_tinh", parse.parse_sex, required=True)
+        born = _cell(plan, sheet, row.number, v, "ngay_sinh", parse.parse_date_or_year, required=True)
+        relation = _cell(plan, sheet, row.number, v, "quan_he", parse.parse_relation, required=True)
+        insured = _cell(plan, sheet, row.number, v, "bhyt", parse.parse_yes_no)
+        ethnicity_text = _cell(plan, sheet, row.number, v, "dan_toc", _text, required=True)
+        ethnicity = None
+        if ethnicity_text not in (None, _BAD):
+            ethnicity = context.ethnicity(ethnicity_text)
+            if ethnicity is None:
+                plan.reject(sheet, row.number, "dan_toc", ethnicity_text,
+                            _("“%(value)s” is not one of the 54 ethnic groups.") % {"value": ethnicity_text})
+        raw_id = v.get("so_dinh_danh", "")
+        personal_id = ""
+        if raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
+            try:
+                personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1]).value
+            except ValidationError as exc:
+                plan.reject(sheet, row.number, "so_dinh_danh", raw_id, " ".join(exc.messages))
+                personal_id = None
+        if commune is None or ethnicity is None or personal_id is None or _BAD in (
+                code, name, sex, born, relation, insured):
+            continue
+        key = (commune.pk, code)
+        hh_plan = plan.households.get(key)
+        if hh_plan is None:
+            household = context.households.get(key)
+            if household is None:
+                plan.reject(sheet, row.number, "ma_ho", code,
+                            _("Household %(code)s of commune %(commune)s is neither in the register nor on the "
+                              "“Hộ gia đình” sheet.") % {"code": code, "commune": commune.code})
+                continue
+            hh_plan = plan.households[key] = HouseholdPlan(commune=commune, code=code, household=household)
+        birth_date, birth_year = born
+        values = {
+            "full_name": name, "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
+            "personal_id": personal_id, "ethnicity": ethnicity, "relation": relation,
+            "has_health_insurance": bool(insured),
+        }
+        try:
+            values = services.clean_member_values(values)
+        except ValidationError as exc:
+            for name, messages in exc.message_dict.items():
+                column = MEMBER_COLUMNS.get(name, "ho_ten")
+                plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
+            continue
+        hh_plan.members.append(MemberPlan(row=row.number, values=values))
+
+
+def _match_members(plan: Plan, context: _Context) -> None:
+    """Pair member rows with stored members, decide each row's action, and check
+    each household as it would be after the import: exactly one head, no ID twice."""
+    ids = {m.values["personal_id"] for hh in plan.households.values() for m in hh.members if m.values["personal_id"]}
+    owners = {
+        pid: (household_id, code)
+        for pid, household_id, code in Member.objects.filter(is_archived=False, personal_id__in=ids)
+        .values_list("personal_id", "household_id", "household__code")
+    } if ids else {}
+    for hh_plan in plan.households.values():
+        own_pk = hh_plan.household.pk if hh_plan.household else None
+        kept = []
+        for member_plan in hh_plan.members:
+            pid = member_plan.values["personal_id"]
+            if pid and pid in owners and owners[pid][0] != own_pk:
+                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid,
+                            _("The personal ID %(pid)s already belongs to a member of household %(code)s.")
+                            % {"pid": pid, "code": owners[pid][1]})
+                continue
+            kept.append(member_plan)
+        hh_plan.members = kept
+    for hh_plan in plan.households.values():
+        stored = context.members.get(hh_plan.household.pk, []) if hh_plan.household else []
+        by_id = {m.personal_id: m for m in stored if m.personal_id}
+        by_name = {(m.search_name, m.birth_year): m for m in stored}
+        claimed: dict[int, int] = {}
+        for member_plan in hh_plan.members:
+            values = member_plan.values
+            member = by_id.get(values["personal_id"]) if values["personal_id"] else None
+            member = member or by_name.get((fold(values["full_name"]), values["birth_year"]))
+            if member is not None:
+                if member.pk in claimed:
+                    plan.reject(MEMBERS, member_plan.row, "ho_ten", values["full_name"],
+                                _("This person is already on row %(row)d.") % {"row": claimed[member.pk]})
+                    member_plan.action = "duplicate"
+                    continue
+                claimed[member.pk] = member_plan.row
+                member_plan.member = member
+                before = snapshot(member, MEMBER_COMPARED)
+                after = {**before, **{k: _comparable(v) for k, v in values.items() if k in MEMBER_COMPARED}}
+                member_plan.action = "unchanged" if before == after else "update"
+        hh_plan.members = [m for m in hh_plan.members if m.action != "duplicate"]
+        _check_household(plan, hh_plan, stored, claimed)
+
+
+def _comparable(value: Any) -> Any:
+    if isinstance(value, Ethnicity):
+        return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _check_household(plan: Plan, hh_plan: HouseholdPlan, stored: list[Member], claimed: dict[int, int]) -> None:
+    final_heads = [m.values["full_name"] for m in hh_plan.members if m.values["relation"] == Member.Relation.HEAD]
+    final_heads += [m.full_name for m in stored if m.pk not in claimed and m.relation == Member.Relation.HEAD]
+    member_rows = [m.row for m in hh_plan.members]
+    problem = ""
+    if hh_plan.household is None and not hh_plan.members:
+        problem = _("Household %(code)s is new but has no members on the “Thành viên” sheet.") % {
+            "code": hh_plan.code}
+    elif len(final_heads) != 1:
+        problem = _("Household %(code)s would have %(count)d heads; it needs exactly one.") % {
+            "code": hh_plan.code, "count": len(final_heads)}
+    elif hh_plan.head_name and fold(hh_plan.head_name) != fold(final_heads[0]):
+        problem = _("The head of household %(code)s is “%(sheet_name)s” on the “Hộ gia đình” sheet but "
+                    "“%(member_name)s” among its members.") % {
+            "code": hh_plan.code, "sheet_name": hh_plan.head_name, "member_name": final_heads[0]}
+    ids = [m.values["personal_id"] for m in hh_plan.members if m.values["personal_id"]]
+    if not problem and len(ids) != len(set(ids)):
+        problem = _("A personal ID is given twice in household %(code)s.") % {"code": hh_plan.code}
+    if not problem:
+        return
+    hh_plan.rejected = True
+    if hh_plan.row is not None:
+        plan.reject(HOUSEHOLDS, hh_plan.row, "ma_ho", hh_plan.code, problem)
+    for row in member_rows:
+        plan.reject(MEMBERS, row, "ma_ho", hh_plan.code, problem)
+
+
+def _household_action(plan: Plan, context: _Context) -> None:
+    for hh_plan in plan.households.values():
+        if hh_plan.rejected or hh_plan.values is None:
+            continue
+        household = hh_plan.household
+        if household is None:
+            hh_plan.action = "create"
+            continue
+        village = context.villages.get((household.commune_id, fold(hh_plan.village_name)))
+        before = snapshot(household, HOUSEHOLD_COMPARED)
+        after = {**before, **{k: v for k, v in hh_plan.values.items() if k in HOUSEHOLD_COMPARED}}
+        after["village"] = village.name if village else hh_plan.village_name
+        if after.get("classification") == Household.Classification.NONE:
+            after["classification_year"] = None
+        hh_plan.action = "unchanged" if before == after else "update"
+
+
+def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> Plan:
+    """Check every row of the tables read from a file; write nothing."""
+    tables = [t for t in tables if t.kind in ("households", "members")]
+    household_tables = [t for t in tables if t.kind == "households"]
+    member_tables = [t for t in tables if t.kind == "members"]
+    # Rows are read twice: once for the keys (to fetch the database state in a
+    # few queries), once to check them.
+    commune_codes: set[str] = set()
+    keys: set[tuple[str, str]] = set()
+    for table in tables:
+        for row in table.rows():
+            try:
+                commune_code = parse.parse_commune_code(row.values.get("ma_xa", ""))
+            except ValidationError:
+                continue
+            commune_codes.add(commune_code)
+            keys.add((commune_code, _text(row.values.get("ma_ho", ""))))
+    context = _Context(user, commune_codes, keys)
+    plan = Plan()
+    for table in household_tables:
+        _household_rows(plan, context, table.rows())
+    if progress:
+        progress(plan.rows, plan.rows)
+    for table in member_tables:
+        _member_rows(plan, context, table.rows())
+    _match_members(plan, context)
+    _household_action(plan, context)
+    if progress:
+        progress(plan.rows, plan.rows)
+    return plan
+
+
+def _work(plan: Plan) -> list[HouseholdPlan]:
+    return [
+        hh for hh in plan.households.values()
+        if not hh.rejected and (hh.action != "unchanged" or any(m.action != "unchanged" for m in hh.members))
+    ]
+
+
+def _villages(todo: list[HouseholdPlan]) -> dict[tuple[int, str], Village]:
+    """Every village the file names, created in one statement where new."""
+    communes = {hh.commune.pk for hh in todo}
+    known = {(v.commune_id, v.search_name): v for v in Village.objects.filter(commune_id__in=communes)}
+    wanted = {(hh.commune.pk, fold(hh.village_name)): hh.village_name for hh in todo if hh.values is not None}
+    new = [Village(commune_id=c, name=nfc(name), search_name=key)
+           for (c, key), name in wanted.items() if (c, key) not in known]
+    if new:
+        Village.objects.bulk_create(new)
+        known = {(v.commune_id, v.search_name): v for v in Village.objects.filter(commune_id__in=communes)}
+    return known
+
+
+@transaction.atomic
+def apply_plan(plan: Plan, user, *, batch: str, progress: Progress | None = None) -> dict[str, int]:
+    """Write what the plan accepted, in one transaction and a few set-wise statements.
+
+    Every value was checked by the registry services' own rules while planning;
+    here rows are written in bulk (the number of queries does not grow with the
+    number of rows on PostgreSQL), the columns kept from members are derived by
+    the same function the services use, and every created or changed record gets
+    its audit event, linked to the batch.
+    """
+    todo = _work(plan)
+    if not todo:
+        return plan.counts()
+    for commune in {hh.commune for hh in todo}:
+        services.check_can_edit(user, commune)
+    now = timezone.now()
+    villages = _villages(todo)
+    existing_ids = [hh.household.pk for hh in todo if hh.household is not None]
+    # Lock the households being changed: a form save in between waits, then finds a newer version.
+    locked = {h.pk: h for h in Household.objects.select_for_update().filter(pk__in=existing_ids)
+              .select_related("village")}
+    stored: dict[int, list[Member]] = {}
+    for member in Member.objects.filter(household_id__in=existing_ids, is_archived=False).select_related("ethnicity"):
+        stored.setdefault(member.household_id, []).append(member)
+
+    new_households, changed_households = [], []
+    new_members: list[tuple[Household, Member]] = []
+    changed_members: list[tuple[Member, dict]] = []
+    created_households: list[Household] = []
+    household_changes: list[tuple[Household, dict]] = []
+    for hh_plan in todo:
+        is_new = hh_plan.household is None
+        household = Household(commune=hh_plan.commune, code=hh_plan.code, created_by=user, head_name="",
+                              version=1) if is_new else locked[hh_plan.household.pk]
+        before = {} if is_new else snapshot(household, services.HOUSEHOLD_FIELDS)
+        if hh_plan.values is not None:
+            household.village = villages[(hh_plan.commune.pk, fold(hh_plan.village_name))]
+            for name, value in hh_plan.values.items():
+                setattr(household, name, value)
+            if not household.area:
+                household.area = Household.Area.URBAN if hh_plan.commune.is_urban else Household.Area.RURAL
+            if household.classification == Household.Classification.NONE:
+                household.classification_year = None
+        mentioned = {m.member.pk for m in hh_plan.members if m.member is not None}
+        final = [m for m in stored.get(household.pk, []) if m.pk not in mentioned] if not is_new else []
+        added = []
+        members_changed = False
+        for member_plan in hh_plan.members:
+            values = {k: v for k, v in member_plan.values.items()
+                      if k in (*services.MEMBER_FIELDS, "personal_id_is_legacy")}
+            if member_plan.member is None:
+                member = Member(search_name=fold(values["full_name"]), **values)
+                added.append(member)
+            else:
+                member = member_plan.member
+                member_before = snapshot(member, services.MEMBER_FIELDS)
+                for name, value in values.items():
+                    setattr(member, name, value)
+                member.search_name = fold(member.full_name)
+                member.updated_at = now
+                member_changes = diff(member_before, snapshot(member, services.MEMBER_FIELDS))
+                if member_changes:
+                    changed_members.append((member, member_changes))
+                    members_changed = True
+            final.append(member)
+        for name, value in services.derived_values(household, final).items():
+            setattr(household, name, value)
+        household.updated_by = user
+        household.updated_at = now
+        if is_new:
+            new_households.append(household)
+            created_households.append(household)
+        else:
+            changes = diff(before, snapshot(household, services.HOUSEHOLD_FIELDS))
+            if changes or added or members_changed:
+                household.version += 1
+                changed_households.append(household)
+            if changes:
+                household_changes.append((household, changes))
+        new_members.extend((household, member) for member in added)
+
+    Household.objects.bulk_create(new_households)
+    Household.objects.bulk_update(
+        changed_households,
+        [*services.HOUSEHOLD_EDITABLE, "head_name", "member_count", "is_ethnic_minority", "search_text",
+         "updated_by", "updated_at", "version"],
+    )
+    for household, member in new_members:
+        member.household = household
+    Member.objects.bulk_create([member for _household, member in new_members])
+    Member.objects.bulk_update(
+        [member for member, _changes in changed_members],
+        [*services.MEMBER_FIELDS, "personal_id_is_legacy", "search_name", "updated_at"],
+    )
+    if progress:
+        progress(plan.rows, plan.rows)
+
+    events = []
+    for household in created_households:
+        events.append(Change(household, AuditEvent.Action.CREATE, household_id=household.pk,
+                             changes=diff({}, snapshot(household, services.HOUSEHOLD_FIELDS))))
+    events += [Change(h, AuditEvent.Action.UPDATE, changes=c, household_id=h.pk) for h, c in household_changes]
+    events += [Change(m, AuditEvent.Action.CREATE, household_id=h.pk,
+                      changes=diff({}, snapshot(m, services.MEMBER_FIELDS))) for h, m in new_members]
+    events += [Change(m, AuditEvent.Action.UPDATE, changes=c, household_id=m.household_id)
+               for m, c in changed_members]
+    record_many(events, actor=user, source=AuditEvent.Source.IMPORT, batch=batch)
+    for commune_id in {hh.commune.pk for hh in todo}:
+        services.queue_summary_refresh(commune_id)
+    return plan.counts()

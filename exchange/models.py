@@ -1,0 +1,87 @@
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+
+class ImportBatchQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """A user sees the imports they made; a superuser sees all."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        return self if user.is_superuser else self.filter(created_by=user)
+
+
+class ImportBatch(models.Model):
+    """One uploaded file: who, when, which file, what it would do and what it did."""
+
+    class Status(models.TextChoices):
+        VALIDATING = "validating", _("Checking")
+        VALIDATED = "validated", _("Checked, waiting for confirmation")
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Importing")
+        DONE = "done", _("Imported")
+        REJECTED = "rejected", _("Rejected, nothing written")
+        FAILED = "failed", _("Failed, nothing written")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("by"))
+    created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
+    file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
+    file_name = models.CharField(_("file name"), max_length=255)
+    sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
+    size = models.PositiveBigIntegerField(_("size in bytes"), default=0)
+    status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.VALIDATING)
+    valid_rows_only = models.BooleanField(_("import the valid rows only"), default=False)
+    sheets = models.JSONField(_("sheets found"), default=list, blank=True)
+    total_rows = models.PositiveIntegerField(_("rows"), default=0)
+    processed_rows = models.PositiveIntegerField(_("rows processed"), default=0)
+    created = models.PositiveIntegerField(_("created"), default=0)
+    updated = models.PositiveIntegerField(_("updated"), default=0)
+    unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
+    rejected = models.PositiveIntegerField(_("rejected"), default=0)
+    error = models.TextField(_("error"), blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ImportBatchQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("import")
+        verbose_name_plural = _("imports")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.created_at:%d/%m/%Y %H:%M})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("exchange:batch", args=[self.pk])
+
+    @property
+    def reference(self) -> str:
+        """How audit events point at this batch."""
+        return f"import:{self.pk}"
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+
+class ImportIssue(models.Model):
+    """One problem found in one cell (or row) of an uploaded file."""
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="issues")
+    sheet = models.CharField(_("sheet"), max_length=100)
+    row = models.PositiveIntegerField(_("row"))
+    column = models.CharField(_("column"), max_length=100, blank=True)
+    value = models.CharField(_("value"), max_length=255, blank=True)
+    message = models.TextField(_("message"))
+
+    class Meta:
+        verbose_name = _("import problem")
+        verbose_name_plural = _("import problems")
+        ordering = ["batch", "sheet", "row", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.sheet} {self.row}: {self.message}"

@@ -1,0 +1,190 @@
+"""Import batches: upload, check, confirm, import, in that order.
+
+A batch records who uploaded which file (name, size, SHA-256), what the check
+found, and what the import did. Live progress goes to the cache (the import
+itself runs in one transaction, whose own writes other connections cannot see
+until it commits); the counts are saved on the batch when each step ends.
+"""
+
+import hashlib
+from typing import BinaryIO
+
+from django.core.cache import cache
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import File
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import importer
+from .models import ImportBatch, ImportIssue
+from .reader import ReadError, read_tables
+
+MAX_UPLOAD_BYTES = 200 * 1024 * 1024
+STORED_ISSUES = 20_000  # enough to fix a file; the count is always exact
+
+
+def can_import(user) -> bool:
+    return user.is_active and (user.is_superuser or user.role in ("commune_officer", "province_admin"))
+
+
+def _progress_key(batch_id: int) -> str:
+    return f"import-progress:{batch_id}"
+
+
+def progress(batch: ImportBatch) -> dict:
+    """What a page shows while a batch runs."""
+    live = cache.get(_progress_key(batch.pk)) or {}
+    return {
+        "status": batch.status,
+        "status_label": batch.get_status_display(),
+        "done": live.get("done", batch.processed_rows),
+        "total": live.get("total", batch.total_rows),
+        "phase": live.get("phase", ""),
+        "finished": batch.status in (ImportBatch.Status.VALIDATED, ImportBatch.Status.DONE,
+                                     ImportBatch.Status.REJECTED, ImportBatch.Status.FAILED,
+                                     ImportBatch.Status.CANCELLED),
+    }
+
+
+def _reporter(batch: ImportBatch, phase: str):
+    def report(done: int, total: int) -> None:
+        cache.set(_progress_key(batch.pk), {"done": done, "total": total, "phase": phase}, timeout=6 * 3600)
+
+    return report
+
+
+def create_batch(*, user, upload: BinaryIO, file_name: str, valid_rows_only: bool = False) -> ImportBatch:
+    """Store an uploaded file as a new batch, ready to be checked."""
+    if not can_import(user):
+        raise PermissionDenied(_("Your role may not import files."))
+    digest = hashlib.sha256()
+    size = 0
+    upload.seek(0)
+    for chunk in iter(lambda: upload.read(1024 * 1024), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if size > MAX_UPLOAD_BYTES:
+            raise ValidationError({"file": _("The file is larger than %(mb)d MB.") % {"mb": MAX_UPLOAD_BYTES // 2**20}})
+    if size == 0:
+        raise ValidationError({"file": _("The file is empty.")})
+    upload.seek(0)
+    batch = ImportBatch(created_by=user, file_name=file_name[:255], sha256=digest.hexdigest(), size=size,
+                        valid_rows_only=valid_rows_only)
+    batch.file.save(file_name, File(upload, name=file_name), save=False)
+    batch.save()
+    return batch
+
+
+def _plan(batch: ImportBatch, phase: str) -> importer.Plan:
+    with batch.file.open("rb") as handle:
+        tables = read_tables(handle, batch.file_name)
+        batch.sheets = [
+            {"name": t.name, "kind": t.kind, "unknown_columns": list(t.unknown_columns)} for t in tables
+        ]
+        return importer.plan_import(tables, batch.created_by, progress=_reporter(batch, phase))
+
+
+def _save_issues(batch: ImportBatch, issues: list[importer.Issue]) -> None:
+    batch.issues.all().delete()
+    ImportIssue.objects.bulk_create(
+        [ImportIssue(batch=batch, sheet=i.sheet, row=i.row, column=i.column, value=i.value, message=i.message)
+         for i in issues[:STORED_ISSUES]],
+        batch_size=2000,
+    )
+
+
+def _finish_counts(batch: ImportBatch, plan: importer.Plan, counts: dict[str, int]) -> None:
+    batch.total_rows = plan.rows
+    batch.processed_rows = plan.rows
+    batch.created, batch.updated = counts["created"], counts["updated"]
+    batch.unchanged, batch.rejected = counts["unchanged"], counts["rejected"]
+
+
+def check_batch(batch_id: int) -> ImportBatch:
+    """Read and check every row; store the problems and what the import would do."""
+    batch = ImportBatch.objects.get(pk=batch_id)
+    if batch.status != ImportBatch.Status.VALIDATING:
+        return batch  # already checked: running twice changes nothing
+    batch.started_at = timezone.now()
+    try:
+        plan = _plan(batch, "check")
+    except ReadError as exc:
+        batch.status, batch.error = ImportBatch.Status.REJECTED, str(exc)
+        batch.finished_at = timezone.now()
+        batch.save()
+        return batch
+    _save_issues(batch, plan.issues)
+    _finish_counts(batch, plan, plan.counts())
+    batch.status = ImportBatch.Status.VALIDATED
+    batch.save()
+    return batch
+
+
+def confirm_batch(*, user, batch: ImportBatch, valid_rows_only: bool) -> ImportBatch:
+    """The user's go-ahead after reading the check's report; queues the import."""
+    from .tasks import run_import
+
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.created_by_id != user.pk and not user.is_superuser:
+            raise PermissionDenied(_("Only the person who uploaded a file confirms its import."))
+        if batch.status != ImportBatch.Status.VALIDATED:
+            raise ValidationError(_("This file is not waiting for confirmation (it is: %(status)s).")
+                                  % {"status": batch.get_status_display()})
+        if batch.rejected and not valid_rows_only:
+            raise ValidationError(_("The file has rows with problems. Fix them and upload it again, or choose "
+                                    "to import the valid rows only."))
+        batch.valid_rows_only = valid_rows_only
+        batch.status = ImportBatch.Status.QUEUED
+        batch.save(update_fields=["valid_rows_only", "status"])
+        transaction.on_commit(lambda: run_import.delay(batch.pk))
+    return batch
+
+
+def cancel_batch(*, user, batch: ImportBatch) -> ImportBatch:
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
+        if batch.created_by_id != user.pk and not user.is_superuser:
+            raise PermissionDenied(_("Only the person who uploaded a file can cancel it."))
+        if batch.status not in (ImportBatch.Status.VALIDATED, ImportBatch.Status.VALIDATING):
+            raise ValidationError(_("This import can no longer be cancelled."))
+        batch.status = ImportBatch.Status.CANCELLED
+        batch.save(update_fields=["status"])
+    return batch
+
+
+def import_batch(batch_id: int) -> ImportBatch:
+    """Check the file again against the database as it is now, then write it.
+
+    The check is repeated because the register may have changed since the user
+    read the report; if rows are now rejected and the user did not choose
+    "valid rows only", nothing is written.
+    """
+    with transaction.atomic():
+        batch = ImportBatch.objects.select_for_update().get(pk=batch_id)
+        if batch.status != ImportBatch.Status.QUEUED:
+            return batch  # a second delivery of the same task does nothing
+        batch.status = ImportBatch.Status.RUNNING
+        batch.started_at = timezone.now()
+        batch.save(update_fields=["status", "started_at"])
+    try:
+        plan = _plan(batch, "check")
+        if plan.issues and not batch.valid_rows_only:
+            _save_issues(batch, plan.issues)
+            _finish_counts(batch, plan, plan.counts())
+            batch.status = ImportBatch.Status.REJECTED
+            batch.error = _("The file has rows with problems; nothing was written.")
+        else:
+            counts = importer.apply_plan(plan, batch.created_by, batch=batch.reference,
+                                         progress=_reporter(batch, "write"))
+            _save_issues(batch, plan.issues)
+            _finish_counts(batch, plan, counts)
+            batch.status = ImportBatch.Status.DONE
+    except (ReadError, ValidationError, PermissionDenied) as exc:
+        batch.status = ImportBatch.Status.FAILED
+        batch.error = " ".join(getattr(exc, "messages", [str(exc)]))
+    batch.finished_at = timezone.now()
+    batch.save()
+    cache.delete(_progress_key(batch.pk))
+    return batch

@@ -1,0 +1,119 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from households.forms import attach_errors
+
+from . import services
+from .forms import ExportForm, UploadForm
+from .models import ImportBatch
+from .reader import ReadError
+from .tasks import check_import
+
+
+def _batch_or_404(request: HttpRequest, pk: int) -> ImportBatch:
+    try:
+        return ImportBatch.objects.for_user(request.user).select_related("created_by").get(pk=pk)
+    except ImportBatch.DoesNotExist:
+        raise Http404(_("No such import.")) from None
+
+
+def _require_importer(request: HttpRequest) -> None:
+    if not services.can_import(request.user):
+        raise PermissionDenied(_("Your role may not import files."))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def import_list(request: HttpRequest) -> HttpResponse:
+    _require_importer(request)
+    form = UploadForm(request.POST or None, request.FILES or None)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            batch = services.create_batch(user=request.user, upload=upload, file_name=upload.name)
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            transaction.on_commit(lambda: check_import.delay(batch.pk))
+            return redirect(batch)
+    batches = Paginator(ImportBatch.objects.for_user(request.user), 20).get_page(request.GET.get("page"))
+    return render(request, "exchange/import_list.html", {"form": form, "page": batches})
+
+
+@login_required
+@require_GET
+def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(request, pk)
+    issues = Paginator(batch.issues.all(), 100).get_page(request.GET.get("page"))
+    return render(request, "exchange/batch_detail.html", {
+        "batch": batch, "issues": issues, "progress": services.progress(batch),
+        "can_confirm": batch.status == ImportBatch.Status.VALIDATED and batch.created_by_id == request.user.pk,
+    })
+
+
+@login_required
+@require_GET
+def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(services.progress(_batch_or_404(request, pk)))
+
+
+@login_required
+@require_POST
+def batch_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(request, pk)
+    try:
+        services.confirm_batch(user=request.user, batch=batch,
+                               valid_rows_only=request.POST.get("valid_rows_only") == "1")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(batch)
+
+
+@login_required
+@require_POST
+def batch_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(request, pk)
+    try:
+        services.cancel_batch(user=request.user, batch=batch)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Import cancelled; nothing was written."))
+    return redirect(batch)
+
+
+@login_required
+@require_GET
+def batch_rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
+    """The rejected rows as a workbook, each with a column saying what is wrong."""
+    from .rejected import rejected_rows_workbook
+
+    batch = _batch_or_404(request, pk)
+    if not batch.rejected:
+        raise Http404(_("This import has no rejected rows."))
+    try:
+        handle = rejected_rows_workbook(batch)
+    except ReadError as exc:
+        messages.error(request, str(exc))
+        return redirect(batch)
+    name = batch.file_name.rsplit(".", 1)[0] + " - dong loi.xlsx"
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+@login_required
+@require_http_methods(["GET"])
+def export_page(request: HttpRequest) -> HttpResponse:
+    """Download households or members of the user's area in the exchange format."""
+    from .exporter import export_response
+
+    form = ExportForm(request.GET or None)
+    if form.is_bound and form.is_valid():
+        return export_response(request.user, form.cleaned_data["kind"], form.cleaned_data["format"])
+    return render(request, "exchange/export.html", {"form": form})
