@@ -85,3 +85,30 @@ class ImportIssue(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sheet} {self.row}: {self.message}"
+
+
+class StagedRow(models.Model):
+    """A row of a large file, parsed and parked in the database.
+
+    Large files are streamed into this table first (COPY on PostgreSQL), then
+    checked and written a few thousand households at a time in household order,
+    so memory stays bounded whatever the file's size and order of rows.
+    """
+
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=12)
+    row = models.PositiveIntegerField()
+    # "<commune code>|<household code>": rows of one household sort together.
+    sort_key = models.CharField(max_length=40)
+    # A member's personal ID as written, for the one check that spans households.
+    personal_id = models.CharField(max_length=40, blank=True)
+    values = models.JSONField()
+
+    class Meta:
+        indexes = [
+            # Walking a batch household by household.
+            models.Index(fields=["batch", "sort_key"], name="stagedrow_walk"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.row}"

@@ -12,11 +12,11 @@ from typing import BinaryIO
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import File
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import importer
+from . import bulk, importer
 from .models import ImportBatch, ImportIssue
 from .reader import ReadError, read_tables
 
@@ -76,15 +76,6 @@ def create_batch(*, user, upload: BinaryIO, file_name: str, valid_rows_only: boo
     return batch
 
 
-def _plan(batch: ImportBatch, phase: str) -> importer.Plan:
-    with batch.file.open("rb") as handle:
-        tables = read_tables(handle, batch.file_name)
-        batch.sheets = [
-            {"name": t.name, "kind": t.kind, "unknown_columns": list(t.unknown_columns)} for t in tables
-        ]
-        return importer.plan_import(tables, batch.created_by, progress=_reporter(batch, phase))
-
-
 def _save_issues(batch: ImportBatch, issues: list[importer.Issue]) -> None:
     batch.issues.all().delete()
     ImportIssue.objects.bulk_create(
@@ -94,11 +85,17 @@ def _save_issues(batch: ImportBatch, issues: list[importer.Issue]) -> None:
     )
 
 
-def _finish_counts(batch: ImportBatch, plan: importer.Plan, counts: dict[str, int]) -> None:
-    batch.total_rows = plan.rows
-    batch.processed_rows = plan.rows
-    batch.created, batch.updated = counts["created"], counts["updated"]
-    batch.unchanged, batch.rejected = counts["unchanged"], counts["rejected"]
+def _tables(batch: ImportBatch, handle):
+    tables = read_tables(handle, batch.file_name)
+    batch.sheets = [{"name": t.name, "kind": t.kind, "unknown_columns": list(t.unknown_columns)} for t in tables]
+    return tables
+
+
+def _record(batch: ImportBatch, issues: list[importer.Issue], counts: dict[str, int], rows: int) -> None:
+    _save_issues(batch, issues)
+    batch.total_rows = batch.processed_rows = rows
+    batch.created, batch.updated = counts.get("created", 0), counts.get("updated", 0)
+    batch.unchanged, batch.rejected = counts.get("unchanged", 0), counts.get("rejected", 0)
 
 
 def check_batch(batch_id: int) -> ImportBatch:
@@ -107,15 +104,21 @@ def check_batch(batch_id: int) -> ImportBatch:
     if batch.status != ImportBatch.Status.VALIDATING:
         return batch  # already checked: running twice changes nothing
     batch.started_at = timezone.now()
+    report = _reporter(batch, "check")
     try:
-        plan = _plan(batch, "check")
+        with batch.file.open("rb") as handle:
+            tables = _tables(batch, handle)
+            if bulk.is_large(batch):
+                issues, counts, rows = bulk.check(batch, tables, report)
+            else:
+                plan = importer.plan_import(tables, batch.created_by, progress=report)
+                issues, counts, rows = plan.issues, plan.counts(), plan.rows
     except ReadError as exc:
         batch.status, batch.error = ImportBatch.Status.REJECTED, str(exc)
         batch.finished_at = timezone.now()
         batch.save()
         return batch
-    _save_issues(batch, plan.issues)
-    _finish_counts(batch, plan, plan.counts())
+    _record(batch, issues, counts, rows)
     batch.status = ImportBatch.Status.VALIDATED
     batch.save()
     return batch
@@ -151,6 +154,7 @@ def cancel_batch(*, user, batch: ImportBatch) -> ImportBatch:
             raise ValidationError(_("This import can no longer be cancelled."))
         batch.status = ImportBatch.Status.CANCELLED
         batch.save(update_fields=["status"])
+    bulk.discard(batch)
     return batch
 
 
@@ -169,19 +173,23 @@ def import_batch(batch_id: int) -> ImportBatch:
         batch.started_at = timezone.now()
         batch.save(update_fields=["status", "started_at"])
     try:
-        plan = _plan(batch, "check")
-        if plan.issues and not batch.valid_rows_only:
-            _save_issues(batch, plan.issues)
-            _finish_counts(batch, plan, plan.counts())
-            batch.status = ImportBatch.Status.REJECTED
-            batch.error = _("The file has rows with problems; nothing was written.")
+        if bulk.is_large(batch):
+            issues, counts, rows = bulk.run(batch, _reporter(batch, "write"))
         else:
+            with batch.file.open("rb") as handle:
+                plan = importer.plan_import(_tables(batch, handle), batch.created_by)
+            issues, counts, rows = plan.issues, plan.counts(), plan.rows
+            if issues and not batch.valid_rows_only:
+                raise bulk.Rejected(issues, counts, rows)
             counts = importer.apply_plan(plan, batch.created_by, batch=batch.reference,
                                          progress=_reporter(batch, "write"))
-            _save_issues(batch, plan.issues)
-            _finish_counts(batch, plan, counts)
-            batch.status = ImportBatch.Status.DONE
-    except (ReadError, ValidationError, PermissionDenied) as exc:
+        _record(batch, issues, counts, rows)
+        batch.status = ImportBatch.Status.DONE
+    except bulk.Rejected as rejected:
+        _record(batch, rejected.issues, rejected.counts, rejected.rows)
+        batch.status = ImportBatch.Status.REJECTED
+        batch.error = _("The file has rows with problems; nothing was written.")
+    except (ReadError, ValidationError, PermissionDenied, IntegrityError) as exc:
         batch.status = ImportBatch.Status.FAILED
         batch.error = " ".join(getattr(exc, "messages", [str(exc)]))
     batch.finished_at = timezone.now()

@@ -75,6 +75,18 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
+@pytest.fixture(params=["small-file path", "large-file path"])
+def both_paths(request, monkeypatch):
+    """Run a test through the ordinary path and through the staged path for large
+    files (forced with a zero size threshold and tiny chunks)."""
+    from exchange import bulk
+
+    if request.param == "large-file path":
+        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
+    return request.param
+
+
 GOOD_MEMBERS = [
     member_row("Thào A Dê", pid="010080001234"),
     member_row("Giàng Thị Sua", "Vợ/Chồng", "Nữ", "12/03/1983"),
@@ -82,7 +94,7 @@ GOOD_MEMBERS = [
 ]
 
 
-def test_a_new_household_with_members_is_created_with_an_audit_trail_linked_to_the_batch(world):
+def test_a_new_household_with_members_is_created_with_an_audit_trail_linked_to_the_batch(world, both_paths):
     batch = run(world.officer, workbook_bytes([household_row()], GOOD_MEMBERS))
     assert batch.status == ImportBatch.Status.DONE, (batch.error, list(batch.issues.values_list("message")))
     assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (4, 0, 0, 0)
@@ -97,7 +109,7 @@ def test_a_new_household_with_members_is_created_with_an_audit_trail_linked_to_t
     assert set(events.values_list("source", "batch", "actor")) == {("import", batch.reference, world.officer.pk)}
 
 
-def test_importing_the_same_file_twice_changes_nothing(world):
+def test_importing_the_same_file_twice_changes_nothing(world, both_paths):
     data = workbook_bytes([household_row()], GOOD_MEMBERS)
     run(world.officer, data)
     before = (Household.objects.count(), Member.objects.count(), AuditEvent.objects.count())
@@ -116,7 +128,7 @@ def test_a_changed_value_updates_only_that_record(world):
     assert not household.members.get(relation="spouse").has_health_insurance
 
 
-def test_export_then_import_changes_nothing(world, tmp_path):
+def test_export_then_import_changes_nothing(world, both_paths, tmp_path):
     households_file, members_file = tmp_path / "hh.xlsx", tmp_path / "tv.xlsx"
     export("households", world.officer, "xlsx", households_file)
     export("members", world.officer, "xlsx", members_file)
@@ -128,7 +140,7 @@ def test_export_then_import_changes_nothing(world, tmp_path):
     assert (Household.objects.count(), Member.objects.count(), AuditEvent.objects.count()) == counts
 
 
-def test_rows_outside_the_users_area_are_rejected_and_nothing_is_written(world):
+def test_rows_outside_the_users_area_are_rejected_and_nothing_is_written(world, both_paths):
     rows = [household_row(), household_row(code="0200", commune="02791", head="Sùng A Pao")]
     members = [*GOOD_MEMBERS, member_row("Sùng A Pao", code="0200", commune="02791")]
     batch = run(world.officer, workbook_bytes(rows, members))
@@ -139,7 +151,7 @@ def test_rows_outside_the_users_area_are_rejected_and_nothing_is_written(world):
     assert not Household.objects.filter(code__in=["0100", "0200"]).exists()
 
 
-def test_valid_rows_only_is_an_explicit_choice(world):
+def test_valid_rows_only_is_an_explicit_choice(world, both_paths):
     rows = [household_row(), household_row(code="0200", commune="02791", head="Sùng A Pao")]
     members = [*GOOD_MEMBERS, member_row("Sùng A Pao", code="0200", commune="02791")]
     batch = run(world.officer, workbook_bytes(rows, members), valid_rows_only=True)
@@ -149,7 +161,7 @@ def test_valid_rows_only_is_an_explicit_choice(world):
     assert not Household.objects.filter(code="0200").exists()
 
 
-def test_every_kind_of_error_is_reported_against_its_row_and_column(world):
+def test_every_kind_of_error_is_reported_against_its_row_and_column(world, both_paths):
     members = [
         member_row("Thào A Dê", pid="01008000123"),  # row 2: an 11-digit ID
         member_row("Giàng Thị Sua", "Vợ/Chồng", "Nữ", "31/02/1983"),  # row 3: no 31 February
@@ -289,3 +301,35 @@ def test_an_unreadable_file_is_rejected_with_a_message_and_its_rejected_rows_pag
     client.force_login(world.officer)
     response = client.get(reverse("exchange:rejected", args=[batch.pk]))
     assert response.status_code == 302
+
+
+def test_large_file_path_finds_each_households_members_wherever_they_stand(world, monkeypatch):
+    from exchange import bulk
+
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 3)
+    households = [household_row(code=f"05{i:02d}", head=f"Lò Văn Tám {i}") for i in range(10)]
+    members = [member_row(f"Lò Văn Tám {i}", code=f"05{i:02d}") for i in reversed(range(10))]
+    members += [member_row(f"Lò Thị Hoa {i}", "Vợ/Chồng", "Nữ", "1985", code=f"05{i:02d}") for i in range(10)]
+    batch = run(world.officer, workbook_bytes(households, members))
+    assert batch.status == ImportBatch.Status.DONE, list(batch.issues.values_list("message", flat=True))
+    assert batch.created == 30
+    assert all(h.member_count == 2 for h in Household.objects.filter(code__startswith="05", commune=world.tathang))
+    from exchange.models import StagedRow
+
+    assert not StagedRow.objects.exists()  # parked rows are removed once written
+
+
+def test_large_file_path_rejects_a_personal_id_used_in_two_households_of_the_file(world, monkeypatch):
+    from exchange import bulk
+
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 1)
+    households = [household_row(code="0601", head="Lò Văn Một"), household_row(code="0602", head="Lò Văn Hai")]
+    members = [member_row("Lò Văn Một", code="0601", pid="010080001111"),
+               member_row("Lò Văn Hai", code="0602", pid="010080001111")]
+    batch = run(world.officer, workbook_bytes(households, members))
+    assert batch.status == ImportBatch.Status.VALIDATED
+    assert {(i.sheet, i.row, i.column) for i in batch.issues.all()} >= {
+        ("Thành viên", 2, "Số định danh"), ("Thành viên", 3, "Số định danh")}
+    assert not Household.objects.filter(code__in=["0601", "0602"]).exists()
