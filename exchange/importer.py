@@ -480,7 +480,7 @@ def apply_plan(plan: Plan, user, *, batch: str, progress: Progress | None = None
     if not todo:
         return plan.counts()
     for commune in {hh.commune for hh in todo}:
-        services.check_can_edit(user, commune)
+        services.check_can_edit(user, commune, importing=True)
     now = timezone.now()
     villages = _villages(todo)
     existing_ids = [hh.household.pk for hh in todo if hh.household is not None]

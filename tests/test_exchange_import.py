@@ -333,3 +333,14 @@ def test_large_file_path_rejects_a_personal_id_used_in_two_households_of_the_fil
     assert {(i.sheet, i.row, i.column) for i in batch.issues.all()} >= {
         ("Thành viên", 2, "Số định danh"), ("Thành viên", 3, "Số định danh")}
     assert not Household.objects.filter(code__in=["0601", "0602"]).exists()
+
+
+def test_a_province_administrator_imports_for_any_commune_of_the_province(world):
+    households = [household_row(code="0700", head="Thào A Dê"),
+                  household_row(code="0701", commune="02701", village="Thôn Choản Thèn", head="Phàn Láo Lở")]
+    members = [member_row("Thào A Dê", code="0700"), member_row("Phàn Láo Lở", code="0701", commune="02701",
+                                                                 ethnicity="Dao")]
+    batch = run(world.province_admin, workbook_bytes(households, members))
+    assert batch.status == ImportBatch.Status.DONE, (batch.error, list(batch.issues.values_list("message")))
+    assert batch.created == 4
+    assert Household.objects.filter(code__in=["0700", "0701"]).count() == 2
