@@ -4,10 +4,28 @@ from django.utils.translation import gettext_lazy as _
 from households.forms import NoTagHelper
 
 
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or several files: a workbook, or a CSV file per sheet."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput())
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        if isinstance(data, list | tuple):
+            return [super(MultipleFileField, self).clean(item, initial) for item in data]
+        return [super().clean(data, initial)]
+
+
 class UploadForm(forms.Form):
-    file = forms.FileField(
+    file = MultipleFileField(
         label=_("File"),
-        help_text=_("Excel (.xlsx) or CSV in the exchange format: sheets “Hộ gia đình” and “Thành viên”."),
+        help_text=_("An Excel workbook (.xlsx) with the sheets “Hộ gia đình” and “Thành viên”, or one CSV file "
+                    "per sheet (choose them together)."),
     )
 
     def __init__(self, *args, **kwargs):

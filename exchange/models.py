@@ -30,6 +30,8 @@ class ImportBatch(models.Model):
     created_at = models.DateTimeField(_("uploaded"), auto_now_add=True)
     file = models.FileField(_("file"), upload_to="imports/%Y/%m/")
     file_name = models.CharField(_("file name"), max_length=255)
+    # Several files uploaded together (a CSV per sheet) are kept in one zip.
+    is_bundle = models.BooleanField(_("several files"), default=False)
     sha256 = models.CharField(_("SHA-256"), max_length=64, db_index=True)
     size = models.PositiveBigIntegerField(_("size in bytes"), default=0)
     status = models.CharField(_("status"), max_length=12, choices=Status.choices, default=Status.VALIDATING)

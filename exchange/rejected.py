@@ -7,7 +7,7 @@ from openpyxl import Workbook
 
 from .columns import SHEETS
 from .models import ImportBatch
-from .reader import read_tables
+from .services import batch_tables
 
 MESSAGE_HEADER = "Lỗi"
 ROW_HEADER = "Dòng trong tệp gốc"
@@ -19,8 +19,8 @@ def rejected_rows_workbook(batch: ImportBatch):
     for sheet, row, column, message in batch.issues.values_list("sheet", "row", "column", "message"):
         messages[(sheet, row)].append(f"{column}: {message}" if column else message)
     workbook = Workbook(write_only=True)
-    with batch.file.open("rb") as handle:
-        for table in read_tables(handle, batch.file_name):
+    with batch_tables(batch) as tables:
+        for table in tables:
             spec = SHEETS.get(table.kind)
             if spec is None:
                 continue

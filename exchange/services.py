@@ -7,6 +7,10 @@ until it commits); the counts are saved on the batch when each step ends.
 """
 
 import hashlib
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from typing import BinaryIO
 
 from django.core.cache import cache
@@ -54,11 +58,7 @@ def _reporter(batch: ImportBatch, phase: str):
     return report
 
 
-def create_batch(*, user, upload: BinaryIO, file_name: str, valid_rows_only: bool = False) -> ImportBatch:
-    """Store an uploaded file as a new batch, ready to be checked."""
-    if not can_import(user):
-        raise PermissionDenied(_("Your role may not import files."))
-    digest = hashlib.sha256()
+def _hash_and_size(upload: BinaryIO, digest) -> int:
     size = 0
     upload.seek(0)
     for chunk in iter(lambda: upload.read(1024 * 1024), b""):
@@ -66,14 +66,61 @@ def create_batch(*, user, upload: BinaryIO, file_name: str, valid_rows_only: boo
         size += len(chunk)
         if size > MAX_UPLOAD_BYTES:
             raise ValidationError({"file": _("The file is larger than %(mb)d MB.") % {"mb": MAX_UPLOAD_BYTES // 2**20}})
+    upload.seek(0)
+    return size
+
+
+def create_batch(*, user, upload: BinaryIO, file_name: str, valid_rows_only: bool = False) -> ImportBatch:
+    """Store an uploaded file as a new batch, ready to be checked."""
+    return create_bundle(user=user, files=[(file_name, upload)], valid_rows_only=valid_rows_only)
+
+
+def create_bundle(*, user, files: list[tuple[str, BinaryIO]], valid_rows_only: bool = False) -> ImportBatch:
+    """Store one or several uploaded files (say, a CSV per sheet) as one batch."""
+    if not can_import(user):
+        raise PermissionDenied(_("Your role may not import files."))
+    if not files:
+        raise ValidationError({"file": _("Choose a file.")})
+    digest = hashlib.sha256()
+    size = sum(_hash_and_size(handle, digest) for _name, handle in files)
     if size == 0:
         raise ValidationError({"file": _("The file is empty.")})
-    upload.seek(0)
-    batch = ImportBatch(created_by=user, file_name=file_name[:255], sha256=digest.hexdigest(), size=size,
-                        valid_rows_only=valid_rows_only)
-    batch.file.save(file_name, File(upload, name=file_name), save=False)
+    if size > MAX_UPLOAD_BYTES:
+        raise ValidationError({"file": _("The files are larger than %(mb)d MB.") % {"mb": MAX_UPLOAD_BYTES // 2**20}})
+    names = [name for name, _handle in files]
+    batch = ImportBatch(created_by=user, file_name=" + ".join(names)[:255], sha256=digest.hexdigest(), size=size,
+                        valid_rows_only=valid_rows_only, is_bundle=len(files) > 1)
+    if batch.is_bundle:
+        with tempfile.TemporaryFile() as bundle:
+            # Stored, not compressed: the parts are read back at once and are already counted in size.
+            with zipfile.ZipFile(bundle, "w", zipfile.ZIP_STORED) as archive:
+                for index, (name, handle) in enumerate(files):
+                    with archive.open(f"{index:02d}-{name}", "w") as part:
+                        for chunk in iter(lambda handle=handle: handle.read(1024 * 1024), b""):
+                            part.write(chunk)
+            bundle.seek(0)
+            batch.file.save("files.zip", File(bundle, name="files.zip"), save=False)
+    else:
+        name, handle = files[0]
+        batch.file.save(name, File(handle, name=name), save=False)
     batch.save()
     return batch
+
+
+@contextmanager
+def batch_tables(batch: ImportBatch) -> Iterator[list]:
+    """The tables of a batch's file or files, readable until the block ends."""
+    with ExitStack() as stack:
+        handle = stack.enter_context(batch.file.open("rb"))
+        if not batch.is_bundle:
+            yield read_tables(handle, batch.file_name)
+            return
+        archive = stack.enter_context(zipfile.ZipFile(handle))
+        tables = []
+        for info in archive.infolist():
+            part = stack.enter_context(archive.open(info))
+            tables.extend(read_tables(part, info.filename.split("-", 1)[-1]))
+        yield tables
 
 
 def _save_issues(batch: ImportBatch, issues: list[importer.Issue]) -> None:
@@ -85,8 +132,7 @@ def _save_issues(batch: ImportBatch, issues: list[importer.Issue]) -> None:
     )
 
 
-def _tables(batch: ImportBatch, handle):
-    tables = read_tables(handle, batch.file_name)
+def _describe(batch: ImportBatch, tables: list) -> list:
     batch.sheets = [{"name": t.name, "kind": t.kind, "unknown_columns": list(t.unknown_columns)} for t in tables]
     return tables
 
@@ -106,8 +152,8 @@ def check_batch(batch_id: int) -> ImportBatch:
     batch.started_at = timezone.now()
     report = _reporter(batch, "check")
     try:
-        with batch.file.open("rb") as handle:
-            tables = _tables(batch, handle)
+        with batch_tables(batch) as tables:
+            _describe(batch, tables)
             if bulk.is_large(batch):
                 issues, counts, rows = bulk.check(batch, tables, report)
             else:
@@ -176,8 +222,8 @@ def import_batch(batch_id: int) -> ImportBatch:
         if bulk.is_large(batch):
             issues, counts, rows = bulk.run(batch, _reporter(batch, "write"))
         else:
-            with batch.file.open("rb") as handle:
-                plan = importer.plan_import(_tables(batch, handle), batch.created_by)
+            with batch_tables(batch) as tables:
+                plan = importer.plan_import(_describe(batch, tables), batch.created_by)
             issues, counts, rows = plan.issues, plan.counts(), plan.rows
             if issues and not batch.valid_rows_only:
                 raise bulk.Rejected(issues, counts, rows)

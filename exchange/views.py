@@ -35,9 +35,9 @@ def import_list(request: HttpRequest) -> HttpResponse:
     _require_importer(request)
     form = UploadForm(request.POST or None, request.FILES or None)
     if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
+        uploads = form.cleaned_data["file"]
         try:
-            batch = services.create_batch(user=request.user, upload=upload, file_name=upload.name)
+            batch = services.create_bundle(user=request.user, files=[(f.name, f) for f in uploads])
         except ValidationError as exc:
             attach_errors(form, exc)
         else:

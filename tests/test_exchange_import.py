@@ -344,3 +344,28 @@ def test_a_province_administrator_imports_for_any_commune_of_the_province(world)
     assert batch.status == ImportBatch.Status.DONE, (batch.error, list(batch.issues.values_list("message")))
     assert batch.created == 4
     assert Household.objects.filter(code__in=["0700", "0701"]).count() == 2
+
+
+def test_a_csv_file_per_sheet_uploaded_together_imports_new_households(world, client, both_paths,
+                                                                        django_capture_on_commit_callbacks):
+    households = csv_bytes(HOUSEHOLD_HEADERS, [household_row()])
+    members = "\n".join("\t".join(line.split(",")) for line in
+                        csv_bytes(MEMBER_HEADERS, GOOD_MEMBERS, encoding="utf-8").decode().splitlines())
+    client.force_login(world.officer)
+    files = [SimpleUploadedFile("ho.csv", households), SimpleUploadedFile("thanh_vien.txt", members.encode("utf-16"))]
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("exchange:imports"), {"file": files})
+    batch = ImportBatch.objects.get()
+    assert batch.is_bundle and batch.file_name == "ho.csv + thanh_vien.txt"
+    assert batch.status == ImportBatch.Status.VALIDATED, (batch.error, list(batch.issues.values_list("message")))
+    assert (batch.created, batch.rejected) == (4, 0)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("exchange:confirm", args=[batch.pk]))
+    assert Household.objects.get(commune=world.tathang, code="0100").member_count == 3
+
+
+def test_import_file_command_takes_a_csv_per_sheet(world, tmp_path):
+    (tmp_path / "ho.csv").write_bytes(csv_bytes(HOUSEHOLD_HEADERS, [household_row()]))
+    (tmp_path / "tv.csv").write_bytes(csv_bytes(MEMBER_HEADERS, GOOD_MEMBERS))
+    call_command("import_file", str(tmp_path / "ho.csv"), str(tmp_path / "tv.csv"), "--user", "officer")
+    assert Household.objects.get(commune=world.tathang, code="0100").member_count == 3

@@ -1,3 +1,4 @@
+from contextlib import ExitStack
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -13,7 +14,7 @@ class Command(BaseCommand):
     help = "Import households and members from an exchange-format file, as USERNAME would through the page."
 
     def add_arguments(self, parser):
-        parser.add_argument("path", help="XLSX or CSV file")
+        parser.add_argument("path", nargs="+", help="an XLSX file, or CSV files (one per sheet)")
         parser.add_argument("--user", required=True, help="the user the import is made as (and scoped to)")
         parser.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
         parser.add_argument("--valid-rows-only", action="store_true",
@@ -24,12 +25,14 @@ class Command(BaseCommand):
             actor = get_user_model().objects.get(username=user, is_active=True)
         except get_user_model().DoesNotExist:
             raise CommandError(_("There is no active user “%(user)s”.") % {"user": user}) from None
-        file_path = Path(path)
-        if not file_path.is_file():
-            raise CommandError(_("There is no file at %(path)s.") % {"path": path})
+        paths = [Path(p) for p in path]
+        for file_path in paths:
+            if not file_path.is_file():
+                raise CommandError(_("There is no file at %(path)s.") % {"path": file_path})
         try:
-            with file_path.open("rb") as handle:
-                batch = services.create_batch(user=actor, upload=handle, file_name=file_path.name)
+            with ExitStack() as stack:
+                files = [(p.name, stack.enter_context(p.open("rb"))) for p in paths]
+                batch = services.create_bundle(user=actor, files=files)
         except (PermissionDenied, ValidationError) as exc:
             raise CommandError(" ".join(getattr(exc, "messages", [str(exc)]))) from exc
         batch = services.check_batch(batch.pk)
