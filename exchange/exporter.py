@@ -2,7 +2,8 @@
 
 An export is what the importer reads back: the same headers in the same
 order, the same Vietnamese labels, codes and IDs as text. Exporting a file and
-importing it again changes nothing.
+importing it again changes nothing (for users who see personal IDs whole;
+everyone else gets them masked, as on the pages).
 
 Every export is scoped by `Household.objects.for_user(user)` or
 `Member.objects.for_user(user)`: the one scoping path. Rows are streamed:
@@ -30,6 +31,7 @@ from typing import IO, Any
 from django.db.models import Case, IntegerField, Value, When
 from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
+from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -205,10 +207,11 @@ def escape_formula(value: CellValue) -> CellValue:
     return value
 
 
-def _cells(sheet: Sheet, row: Mapping[str, CellValue]) -> list[CellValue]:
+def _values(sheet: Sheet, row: Mapping[str, CellValue]) -> list[CellValue]:
     # row[key], not row.get(key): a column added to columns.py without a value
     # in its row source fails loudly in the tests instead of exporting blanks.
-    return [escape_formula(row[key]) for key in sheet.keys]
+    # Not yet escaped: each format escapes the text as it will finally be written.
+    return [row[key] for key in sheet.keys]
 
 
 def _headers(sheet: Sheet) -> list[str]:
@@ -224,7 +227,7 @@ def _csv_pieces(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]]) -> Iterat
     writer = csv.writer(buffer)
     writer.writerow(_headers(sheet))
     for row in rows:
-        writer.writerow(["" if value is None else value for value in _cells(sheet, row)])
+        writer.writerow(["" if value is None else escape_formula(value) for value in _values(sheet, row)])
         if buffer.tell() >= CSV_PIECE:
             yield buffer.getvalue().encode("utf-8")
             buffer.seek(0)
@@ -249,8 +252,8 @@ _WIDTHS = {"thon": 24, "chu_ho": 28, "ho_ten": 28, "nong_nghiep": 34, "phan_loai
 # Codes, IDs and phone numbers: written as text cells (never numbers, so the
 # leading zeros are in the file) in Excel's Text format, cells and whole
 # columns, so that they stay text when someone edits them or adds rows below.
-# Other text is written as plain text cells: formatting every cell would make
-# the export about a third slower for no gain.
+# Other text is written as plain text cells: formatting every cell made an
+# export of 50,000 members about a quarter slower, for no gain.
 TEXT_COLUMNS = frozenset({"ma_xa", "ma_ho", "so_dinh_danh", "dien_thoai"})
 
 
@@ -290,14 +293,17 @@ class _XlsxWriter:
         return worksheet
 
     def append(self, values: list[CellValue]) -> None:
+        """One row of raw values (not escaped yet), in the sheet's column order."""
         if self.worksheet is None or self.used >= self.limit:
             self.worksheet = self._new_worksheet()
         worksheet = self.worksheet
         cells: list[CellValue | WriteOnlyCell] = []
         for value, as_text in zip(values, self.text_columns, strict=True):
             if isinstance(value, str):
-                # XML cannot hold most control characters; openpyxl refuses them.
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+                # XML cannot hold most control characters (openpyxl refuses
+                # them); they are dropped before the escape, so that "\x01=…"
+                # cannot turn into a formula once its first character is gone.
+                value = escape_formula(ILLEGAL_CHARACTERS_RE.sub("", value))
                 if as_text:
                     cell = WriteOnlyCell(worksheet, value)
                     cell.number_format = TEXT_FORMAT
@@ -317,7 +323,7 @@ def _write_xlsx(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]], out, shee
     writer = _XlsxWriter(sheet, sheet_row_limit)
     written = 0
     for row in rows:
-        writer.append(_cells(sheet, row))
+        writer.append(_values(sheet, row))
         written += 1
     writer.save(out)
     return written
@@ -362,7 +368,7 @@ def export(kind: str, user, fmt: str, out: IO[bytes] | str | os.PathLike[str], *
 def file_name(kind: str, fmt: str, day: date | None = None) -> str:
     """"ho-gia-dinh-20251122.xlsx": the sheet's title without diacritics, and the date."""
     stem = "-".join(fold(_source(kind).sheet.title).split())
-    return f"{stem}-{(day or date.today()):%Y%m%d}.{fmt}"
+    return f"{stem}-{(day or timezone.localdate()):%Y%m%d}.{fmt}"
 
 
 def export_response(user, kind: str, fmt: str, *, include_archived: bool = False) -> HttpResponseBase:

@@ -253,6 +253,13 @@ def test_escaped_cells_are_plain_text_in_the_workbook(world):
     assert "'=1+1" in [cell.value for cell in cells]
 
 
+def test_a_formula_hidden_behind_a_dropped_character_is_still_escaped(world):
+    orm_member(world.household, "\x01=1+1")
+    sheet = xlsx_book("members", world.officer).worksheets[0]
+    cell = next(row[2] for row in sheet.iter_rows(min_row=2) if "1+1" in row[2].value)
+    assert (cell.value, cell.data_type) == ("'=1+1", "s")
+
+
 def test_escape_formula_leaves_other_values_alone():
     assert exporter.escape_formula("Giàng A Páo") == "Giàng A Páo"
     assert exporter.escape_formula("0912") == "0912"
