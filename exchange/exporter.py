@@ -43,6 +43,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from core.text import fold
 from households.models import Household, Member
+from households.validators import mask_personal_id
 
 from .columns import HOUSEHOLDS, MEMBERS, Sheet
 from .values import (
@@ -158,13 +159,6 @@ def household_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue
         }
 
 
-def _masked(personal_id: str) -> str:
-    """The same form as `Member.masked_personal_id`, from the bare value."""
-    if not personal_id:
-        return ""
-    return personal_id[:3] + "•" * (len(personal_id) - 5) + personal_id[-2:]
-
-
 @row_source(MEMBERS)
 def member_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
     members = Member.objects.for_user(user)
@@ -191,7 +185,7 @@ def member_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
             "ho_ten": name,
             "gioi_tinh": format_sex(sex),
             "ngay_sinh": format_date(birth_date, birth_year),
-            "so_dinh_danh": personal_id if full_ids else _masked(personal_id),
+            "so_dinh_danh": personal_id if full_ids else mask_personal_id(personal_id),
             "dan_toc": ethnicity,
             "quan_he": format_relation(relation),
             "bhyt": format_yes_no(insured),

@@ -38,6 +38,7 @@ from geo.models import AdminUnit
 from households import services
 from households.models import Ethnicity, Household, Member, Village
 from households.reference import match_ethnicity
+from households.validators import is_masked_personal_id, mask_personal_id
 
 from . import values as parse
 from .columns import HOUSEHOLDS, MEMBERS, Sheet
@@ -64,6 +65,8 @@ class MemberPlan:
     values: dict[str, Any]
     member: Member | None = None
     action: str = "create"  # create | update | unchanged
+    # An ID exported masked ("010•••••••45") to a user who may not see it whole.
+    masked_id: str = ""
 
 
 @dataclass
@@ -282,7 +285,10 @@ def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
                             _("“%(value)s” is not one of the 54 ethnic groups.") % {"value": ethnicity_text})
         raw_id = v.get("so_dinh_danh", "")
         personal_id = ""
-        if raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
+        masked_id = _text(raw_id) if is_masked_personal_id(str(raw_id or "")) else ""
+        if masked_id:
+            pass  # matched against the stored member below, never stored as such
+        elif raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
             try:
                 personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1]).value
             except ValidationError as exc:
@@ -314,7 +320,7 @@ def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
                 column = MEMBER_COLUMNS.get(name, "ho_ten")
                 plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
             continue
-        hh_plan.members.append(MemberPlan(row=row.number, values=values))
+        hh_plan.members.append(MemberPlan(row=row.number, values=values, masked_id=masked_id))
 
 
 def _match_members(plan: Plan, context: _Context) -> None:
@@ -347,6 +353,15 @@ def _match_members(plan: Plan, context: _Context) -> None:
             values = member_plan.values
             member = by_id.get(values["personal_id"]) if values["personal_id"] else None
             member = member or by_name.get((fold(values["full_name"]), values["birth_year"]))
+            if member_plan.masked_id:
+                if member is None or mask_personal_id(member.personal_id) != member_plan.masked_id:
+                    plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", member_plan.masked_id,
+                                _("This personal ID is hidden (•). Enter it whole, or keep the hidden form of "
+                                  "the ID already in the register."))
+                    member_plan.action = "duplicate"
+                    continue
+                values["personal_id"] = member.personal_id
+                values["personal_id_is_legacy"] = member.personal_id_is_legacy
             if member is not None:
                 if member.pk in claimed:
                     plan.reject(MEMBERS, member_plan.row, "ho_ten", values["full_name"],

@@ -7,6 +7,8 @@ from django.utils.translation import gettext_lazy as _
 from core.scoping import communes_for
 from geo.models import AdminUnit
 
+from .validators import mask_personal_id
+
 
 class ArchiveInsteadOfDelete(Exception):
     """Raised on any attempt to hard-delete registry records: they are archived."""
@@ -259,11 +261,7 @@ class Member(ArchivableModel):
 
     @property
     def masked_personal_id(self) -> str:
-        """The ID with its middle hidden, for people who do not need it whole."""
-        value = self.personal_id
-        if not value:
-            return ""
-        return value[:3] + "•" * (len(value) - 5) + value[-2:]
+        return mask_personal_id(self.personal_id)
 
 
 class CommuneSummary(models.Model):

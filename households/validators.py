@@ -77,3 +77,17 @@ def clean_personal_id(raw: str, *, sex: str | None = None, birth_year: int | Non
                 code="year_mismatch", params={"value": value, "id_year": id_year, "year": birth_year},
             )
     return PersonalId(value, False)
+
+
+MASK = "•"
+
+
+def mask_personal_id(value: str) -> str:
+    """A personal ID with its middle hidden ("010•••••••45"), for people who do not need it whole."""
+    if not value:
+        return ""
+    return value[:3] + MASK * (len(value) - 5) + value[-2:]
+
+
+def is_masked_personal_id(value: str) -> bool:
+    return MASK in (value or "")

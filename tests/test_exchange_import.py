@@ -369,3 +369,23 @@ def test_import_file_command_takes_a_csv_per_sheet(world, tmp_path):
     (tmp_path / "tv.csv").write_bytes(csv_bytes(MEMBER_HEADERS, GOOD_MEMBERS))
     call_command("import_file", str(tmp_path / "ho.csv"), str(tmp_path / "tv.csv"), "--user", "officer")
     assert Household.objects.get(commune=world.tathang, code="0100").member_count == 3
+
+
+def test_a_province_administrators_export_with_hidden_ids_imports_back_unchanged(world, tmp_path):
+    run(world.officer, workbook_bytes([household_row()], GOOD_MEMBERS))
+    members_file = tmp_path / "tv.xlsx"
+    export("members", world.province_admin, "xlsx", members_file)
+    assert "010•••••••34" in [c.value for row in load_workbook(members_file).active.iter_rows() for c in row]
+    counts = (Member.objects.count(), AuditEvent.objects.count())
+    batch = run(world.province_admin, members_file.read_bytes(), "tv.xlsx")
+    assert batch.status == ImportBatch.Status.DONE, list(batch.issues.values_list("row", "message"))
+    assert batch.created == batch.updated == 0
+    assert (Member.objects.count(), AuditEvent.objects.count()) == counts
+    assert Member.objects.get(full_name="Thào A Dê").personal_id == "010080001234"
+
+
+def test_a_hidden_id_that_does_not_match_the_register_is_rejected(world):
+    run(world.officer, workbook_bytes([household_row()], GOOD_MEMBERS))
+    members = [member_row("Thào A Dê", pid="010•••••••99"), *GOOD_MEMBERS[1:]]
+    batch = run(world.officer, workbook_bytes([], members))
+    assert ("Thành viên", 2, "Số định danh") in {(i.sheet, i.row, i.column) for i in batch.issues.all()}

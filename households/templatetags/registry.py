@@ -2,15 +2,9 @@ from django import template
 from django.utils.translation import gettext as _
 
 from households.models import Member
+from households.validators import mask_personal_id
 
 register = template.Library()
-
-
-def _mask(value):
-    if not value:
-        return value
-    value = str(value)
-    return value[:3] + "•" * (len(value) - 5) + value[-2:]
 
 
 def _display(field, value):
@@ -39,7 +33,7 @@ def change_rows(event, user):
             rows.append((name, before, after))
             continue
         if name == "personal_id" and not user.sees_full_personal_ids:
-            before, after = _mask(before), _mask(after)
+            before, after = mask_personal_id(before or ""), mask_personal_id(after or "")
         rows.append((field.verbose_name, _display(field, before), _display(field, after)))
     return rows
 
