@@ -26,7 +26,6 @@ from django.db.models import Count
 from django.utils.translation import gettext as _
 
 from . import importer
-from . import values as parse
 from .columns import HOUSEHOLDS, MEMBERS, SHEETS
 from .models import ImportBatch, StagedRow
 from .reader import Row
@@ -58,7 +57,7 @@ def _jsonable(value: Any) -> Any:
 
 def _sort_key(values: dict[str, Any]) -> str:
     try:
-        commune = parse.parse_commune_code(values.get("ma_xa", ""))
+        commune = importer._commune_code(values.get("ma_xa", ""))
     except ValidationError:
         commune = "~"  # rows with a bad commune code sort together at the end
     return f"{commune}|{importer._text(values.get('ma_ho', ''))}"[:40]

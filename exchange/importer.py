@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from types import SimpleNamespace
 from typing import Any
 
@@ -117,14 +118,16 @@ def _short(value: Any) -> str:
 
 
 def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = nfc(str(value))
-    if text.startswith(_ESCAPED_PREFIXES):
-        text = text[1:]
-    return text
+    """A cell as text. The reader hands over NFC text already; numbers become digits."""
+    if type(value) is not str:
+        if value is None:
+            return ""
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        value = nfc(str(value))
+    if value[:1] == "'" and value.startswith(_ESCAPED_PREFIXES):
+        return value[1:]
+    return value
 
 
 # Which column of the sheet a service's field error belongs to.
@@ -179,9 +182,22 @@ class _Context:
         return self._ethnicity_cache[key]
 
 
+@lru_cache(maxsize=4096)
+def _cached_commune_code(raw: Any) -> str:
+    return parse.parse_commune_code(raw)
+
+
+def _commune_code(raw: Any) -> str:
+    """Codes repeat on every row of a commune: parse each spelling once."""
+    try:
+        return _cached_commune_code(raw)
+    except TypeError:  # an unhashable cell
+        return parse.parse_commune_code(raw)
+
+
 def _commune(plan: Plan, context: _Context, sheet: Sheet, row: int, raw: Any) -> AdminUnit | None:
     try:
-        code = parse.parse_commune_code(raw)
+        code = _commune_code(raw)
     except ValidationError as exc:
         plan.reject(sheet, row, "ma_xa", raw, " ".join(exc.messages))
         return None
@@ -441,7 +457,7 @@ def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> 
     for table in tables:
         for row in table.rows():
             try:
-                commune_code = parse.parse_commune_code(row.values.get("ma_xa", ""))
+                commune_code = _commune_code(row.values.get("ma_xa", ""))
             except ValidationError:
                 continue
             commune_codes.add(commune_code)

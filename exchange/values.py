@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -64,11 +65,24 @@ def _whole(value: int | float) -> int | None:
     return None
 
 
+_SEPARATORS = re.compile(r"\s*[/,;&+\\-]\s*")
+_NOT_KEY = re.compile(r"[^a-z0-9/ ]")
+
+
 def _key(value: Any) -> str:
     """Comparable form of a text choice: folded, separators as "/", single spaces."""
-    text = fold(str(value))
-    text = re.sub(r"\s*[/,;&+\\-]\s*", "/", text)
-    return re.sub(r"[^a-z0-9/ ]", "", text).strip(" /")
+    text = str(value)
+    return _cached_key(text) if len(text) <= 64 else _make_key(text)
+
+
+@lru_cache(maxsize=2048)
+def _cached_key(text: str) -> str:
+    # The same few spellings ("Nam", "Nữ", "Có", "Con"…) fill a whole file.
+    return _make_key(text)
+
+
+def _make_key(text: str) -> str:
+    return _NOT_KEY.sub("", _SEPARATORS.sub("/", fold(text))).strip(" /")
 
 
 # -- yes / no -----------------------------------------------------------------

@@ -40,6 +40,8 @@ MEMBER_FIELDS = (
     "has_health_insurance",
 )
 TEXT_FIELDS = {"code", "phone", "full_name", "personal_id", "name"}
+RELATIONS = frozenset(Member.Relation.values)
+SEXES = frozenset(Member.Sex.values)
 PHONE = re.compile(r"^\+?[0-9][0-9 .\-]{6,18}[0-9]$")
 CODE = re.compile(r"^[0-9A-Za-z][0-9A-Za-z.\-/]{0,19}$")
 
@@ -137,9 +139,9 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "") -> dict[str
         errors.setdefault("birth_date", []).append(_("The date of birth is in the future."))
     if not isinstance(cleaned.get("ethnicity"), Ethnicity):
         errors.setdefault("ethnicity", []).append(_("Choose the ethnic group."))
-    if cleaned.get("relation") not in Member.Relation.values:
+    if cleaned.get("relation") not in RELATIONS:
         errors.setdefault("relation", []).append(_("Choose the relation to the household head."))
-    if cleaned.get("sex") not in Member.Sex.values:
+    if cleaned.get("sex") not in SEXES:
         errors.setdefault("sex", []).append(_("Choose the sex."))
     try:
         pid = clean_personal_id(

@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 _DIGITS = re.compile(r"^[0-9]+$")
+_SEPARATORS = re.compile(r"[\s.\-]")
 # Excel turns a long number into scientific notation ("1.23457E+11") or a float ("1.23e11").
 _SCIENTIFIC = re.compile(r"^[0-9]+([.,][0-9]+)?[eE][+-]?[0-9]+$")
 
@@ -30,7 +31,7 @@ def clean_personal_id(raw: str, *, sex: str | None = None, birth_year: int | Non
     digits 4 to 6: 0/1 = male/female born 1900–1999, 2/3 = 2000–2099,
     4/5 = 2100–2199 (a reported layout, checked only where it can be).
     """
-    value = re.sub(r"[\s.\-]", "", raw or "")
+    value = _SEPARATORS.sub("", raw or "")
     if not value:
         return PersonalId("", False)
     if _SCIENTIFIC.match(raw.strip()):
