@@ -389,3 +389,11 @@ def test_a_hidden_id_that_does_not_match_the_register_is_rejected(world):
     members = [member_row("Thào A Dê", pid="010•••••••99"), *GOOD_MEMBERS[1:]]
     batch = run(world.officer, workbook_bytes([], members))
     assert ("Thành viên", 2, "Số định danh") in {(i.sheet, i.row, i.column) for i in batch.issues.all()}
+
+
+def test_the_household_history_names_the_import_a_change_came_from(world, client):
+    batch = run(world.officer, workbook_bytes([household_row()], GOOD_MEMBERS))
+    household = Household.objects.get(commune=world.tathang, code="0100")
+    client.force_login(world.officer)
+    page = client.get(household.get_absolute_url()).content.decode()
+    assert batch.reference in page
