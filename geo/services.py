@@ -109,7 +109,7 @@ def _parse_row(
     if not (code.isascii() and code.isdigit() and len(code) == CODE_WIDTH[level]):
         raise fail(_("code “%(code)s” is not a %(width)s-digit code.") % {"code": code, "width": CODE_WIDTH[level]})
     if code in seen[level]:
-        raise fail(_("%(level)s code %(code)s appears twice.") % {"level": level, "code": code})
+        raise fail(_("%(level)s code %(code)s appears twice.") % {"level": AdminUnit.Level(level).label, "code": code})
     if not raw["name"]:
         raise fail(_("the name is empty."))
     if raw["is_urban"] not in ("true", "false"):
@@ -122,7 +122,7 @@ def _parse_row(
     if parent_level is not None and parent_code not in seen[parent_level]:
         raise fail(
             _("parent %(level)s “%(code)s” is not listed before this row.")
-            % {"level": parent_level, "code": parent_code}
+            % {"level": AdminUnit.Level(parent_level).label, "code": parent_code}
         )
     return UnitRow(
         level=level,

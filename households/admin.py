@@ -3,10 +3,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.models import AuditEvent
 from core.scoping import communes_for
+from exchange.admin import ExchangeAdminMixin
+from exchange.resources import HouseholdResource, MemberResource
 
 from . import services
 from .models import CommuneSummary, Ethnicity, Household, Member, Village
@@ -97,7 +100,8 @@ class HouseholdAdminForm(forms.ModelForm):
 
 
 @admin.register(Household)
-class HouseholdAdmin(ScopedAdmin):
+class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
+    resource_classes = [HouseholdResource]
     form = HouseholdAdminForm
     editable_by_role = OFFICER
     inlines = [MemberInline]
@@ -193,7 +197,8 @@ class HouseholdAdmin(ScopedAdmin):
         except ValidationError:
             self.message_user(request, _("Write the reason for archiving in the Reason box."), messages.ERROR)
             return
-        self.message_user(request, _("%(count)d households archived.") % {"count": count}, messages.SUCCESS)
+        message = ngettext("%(count)d household archived.", "%(count)d households archived.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
@@ -203,9 +208,10 @@ class HouseholdAdmin(ScopedAdmin):
 
 
 @admin.register(Member)
-class MemberAdmin(ScopedAdmin):
+class MemberAdmin(ExchangeAdminMixin, ScopedAdmin):
     """Members are changed on their household's page; here they are looked up."""
 
+    resource_classes = [MemberResource]
     list_display = ("full_name", "household", "sex", "birth_year", "ethnicity", "relation",
                     "has_health_insurance", "is_archived")
     list_filter = ("sex", "relation", "has_health_insurance", "is_archived", "ethnicity")

@@ -5,20 +5,23 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from exchange import services
 from exchange.models import ImportBatch
 
 
 class Command(BaseCommand):
-    help = "Import households and members from an exchange-format file, as USERNAME would through the page."
+    help = gettext_lazy("Import households and members from exchange-format files, as USERNAME would through "
+                        "the page.")
 
     def add_arguments(self, parser):
-        parser.add_argument("path", nargs="+", help="an XLSX file, or CSV files (one per sheet)")
-        parser.add_argument("--user", required=True, help="the user the import is made as (and scoped to)")
-        parser.add_argument("--dry-run", action="store_true", help="check and report, write nothing")
+        parser.add_argument("path", nargs="+", help=gettext_lazy("an XLSX file, or CSV files (one per sheet)"))
+        parser.add_argument("--user", required=True,
+                            help=gettext_lazy("the user the import is made as (and scoped to)"))
+        parser.add_argument("--dry-run", action="store_true", help=gettext_lazy("check and report, write nothing"))
         parser.add_argument("--valid-rows-only", action="store_true",
-                            help="write the valid rows even if others are rejected")
+                            help=gettext_lazy("write the valid rows even if others are rejected"))
 
     def handle(self, *args, path, user, dry_run, valid_rows_only, **options):
         try:
@@ -44,15 +47,19 @@ class Command(BaseCommand):
                 batch = services.import_batch(batch.pk)
         self._report(batch, dry_run)
         if batch.status in (ImportBatch.Status.FAILED,) or batch.rejected or batch.error:
-            raise CommandError(_("%(count)d rows rejected.") % {"count": batch.rejected} if batch.rejected
-                               else batch.error)
+            raise CommandError(
+                ngettext("%(count)d row rejected.", "%(count)d rows rejected.", batch.rejected)
+                % {"count": batch.rejected} if batch.rejected else batch.error
+            )
 
     def _report(self, batch: ImportBatch, dry_run: bool) -> None:
         write = self.stdout.write
         write(_("File: %(name)s (%(size)d bytes, SHA-256 %(sha)s)") % {
             "name": batch.file_name, "size": batch.size, "sha": batch.sha256})
-        write(_("Status: %(status)s%(dry)s") % {"status": batch.get_status_display(),
-                                                 "dry": _(" (dry run: nothing written)") if dry_run else ""})
+        if dry_run:
+            write(_("Status: %(status)s (dry run: nothing written)") % {"status": batch.get_status_display()})
+        else:
+            write(_("Status: %(status)s") % {"status": batch.get_status_display()})
         for sheet in batch.sheets:
             if sheet["unknown_columns"]:
                 write(_("Sheet “%(name)s”: ignored unknown columns: %(cols)s") % {

@@ -10,13 +10,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from geo.models import AdminUnit
 from geo.services import AdminUnitDataError, load_admin_units
 
 
 class Command(BaseCommand):
-    help = _(
+    help = gettext_lazy(
         "Load (or refresh) the administrative units of one or more editions of the map "
         "from the data files shipped with the app. Safe to re-run: existing units are "
         "updated in place and nothing is deleted."
