@@ -64,6 +64,8 @@ def object_for(model, world, role, inside):
         return Ethnicity.objects.first()
     if model == "user":
         return world.officer
+    if model == "importbatch":
+        return ImportBatch.objects.get(pk=batch(world, role, inside)["pk"])
     raise AssertionError(f"no test object for {model}")
 
 
@@ -79,6 +81,8 @@ ADMIN_MODELS = {
     "geo.adminunit": (True, STAFF, []),
     "core.auditevent": (True, STAFF, []),
     "core.user": (False, ["superuser"], ["superuser"]),
+    # Scoped by owner: a user's own imports (a superuser: all); read-only.
+    "exchange.importbatch": (True, STAFF, []),
 }
 ADMIN_MODEL_URL = re.compile(
     r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>|add/|<path:object_id>/(?:change/|history/|delete/)?"
@@ -123,6 +127,10 @@ def batch(world, role, inside):
     return {"pk": ImportBatch.objects.filter(created_by=owner).values_list("pk", flat=True).first()}
 
 
+def admin_batch(world, role, inside):
+    return {"batch_id": batch(world, role, inside)["pk"]}
+
+
 CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
 USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
          "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
@@ -148,6 +156,16 @@ APP_URLS = {
     "exchange:rejected": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:confirm": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
     "exchange:cancel": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    # The exchange format in the admin: export for everyone with a role, import for
+    # the roles that may import (services.can_import), a batch only for its uploader.
+    "admin:households_household_export": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:households_member_export": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:households_household_import": (None, by_role(302, 200, 403, 200, 200), None),
+    "admin:households_member_import": (None, by_role(302, 200, 403, 200, 200), None),
+    "admin:households_household_import_preview": (
+        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+    "admin:households_member_import_preview": (
+        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
     "admin:index": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:login": (None, by_role(200, 302, 302, 302, 302), None),
     "admin:logout": (None, by_role(302, 405, 405, 405, 405), None),  # POST only; anonymous is sent to log in

@@ -1,0 +1,454 @@
+"""django-import-export resources for the exchange format.
+
+A resource is one sheet of `columns.py` (households, members; Phiếu B and
+support records are added the same way when their models exist): one field per
+column, named by the column's key, whose `column_name` is the Vietnamese header
+and whose widget is the codec of `values.py` (it writes what the importer reads
+back, and reads every spelling the format accepts).
+
+Writing: `resource.export()` gives the rows of our exporter's row sources,
+value for value: what the user may see (`Model.objects.for_user(user)`),
+current records only, in the same order, not yet escaped. The formats
+`ExchangeXLSX` and `ExchangeCSV` write a resource's dataset through the
+exporter's own writers, so a file from the admin is the file of the
+application's export page: codes as Text cells, a UTF-8 byte-order mark on
+CSV, text that a spreadsheet would run as a formula made plain text.
+
+Reading: `resource.import_data(dataset, dry_run=True)` takes headers or ASCII
+keys, in any letter case, with or without diacritics, in any order, and checks
+every row with `importer.plan_import`, the same check an uploaded file gets;
+the result says per row what an import would do. Nothing is ever written
+through a resource: import-export's row-by-row save would bypass the registry
+services (audit, NFC, one head per household, scoping). Files are written by
+an import batch (`exchange.services`), which the admin's import pages use.
+
+To add a sheet (Phiếu B): a resource with `sheet = SURVEYS`, `Meta.model` the
+survey model, a field per column with the widgets below (`YesNoWidget` for the
+twelve indicators, `MoneyWidget`, `YearWidget`), `scope()` for its scoping and
+ordering; then `ExchangeAdminMixin` on its admin.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import tablib
+from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.utils.translation import gettext as _
+from import_export import resources, widgets
+from import_export.fields import Field
+from import_export.formats.base_formats import CSV, XLSX
+from import_export.results import Result, RowResult
+
+from core.text import fold, nfc
+from households.models import Household, Member
+from households.validators import mask_personal_id
+
+from . import exporter, importer
+from . import values as codec
+from .columns import HEADER_INDEX, HOUSEHOLDS, MEMBERS, SHEETS, Sheet, header_key
+from .reader import Row
+
+# -- widgets: the cell values of the format -----------------------------------------
+
+
+class ExchangeWidget(widgets.Widget):
+    """A cell read by a parser of `values.py` and written by its formatter.
+
+    An empty cell reads as None (the importer decides what empty means for each
+    column); a bad one raises the parser's ValidationError, whose message names
+    the value and says what to write instead.
+    """
+
+    def __init__(self, parse: Callable[[Any], Any], format: Callable[[Any], Any]):  # noqa: A002
+        super().__init__(coerce_to_string=False)
+        self.parse = parse
+        self.format = format
+
+    def clean(self, value, row=None, **kwargs):
+        if isinstance(value, str):
+            value = unescape(value)
+        if value in ("", None):
+            return None
+        return self.parse(value)
+
+    def render(self, value, obj=None, **kwargs):
+        return self.format(value)
+
+
+def unescape(text: str) -> str:
+    """A text cell as the importer reads it: NFC, and without the apostrophe our
+    exports put before text that a spreadsheet would run as a formula."""
+    text = nfc(text)
+    if text.startswith(exporter.ESCAPE) and text[1:].startswith(exporter.FORMULA_TRIGGERS):
+        return text[1:]
+    return text
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value).strip()
+
+
+class TextWidget(ExchangeWidget):
+    """Names, codes and phone numbers: text as written, never a number."""
+
+    def __init__(self):
+        super().__init__(_text, lambda value: value)
+
+
+class YesNoWidget(ExchangeWidget):
+    """`Có`/`Không`, `x`/empty, `1`/`0`; written `Có`/`Không`. Empty reads as no."""
+
+    def __init__(self):
+        super().__init__(codec.parse_yes_no, codec.format_yes_no)
+
+    def clean(self, value, row=None, **kwargs):
+        return bool(super().clean(value, row, **kwargs))
+
+
+class CommuneCodeWidget(ExchangeWidget):
+    """The 5-digit commune code; `2794` (Excel dropped the zero) reads as `02794`."""
+
+    def __init__(self):
+        super().__init__(codec.parse_commune_code, lambda value: value)
+
+
+class YearWidget(ExchangeWidget):
+    """A four-digit year, written as a number."""
+
+    def __init__(self):
+        super().__init__(codec.parse_year, lambda value: value)
+
+
+class MoneyWidget(ExchangeWidget):
+    """Whole VND, `1.500.000` or `1500000`; written as plain digits."""
+
+    def __init__(self):
+        super().__init__(codec.parse_money, codec.format_money)
+
+
+class DateOrYearWidget(ExchangeWidget):
+    """`dd/mm/yyyy` or a bare year; the value is the pair (date or None, year)."""
+
+    def __init__(self):
+        super().__init__(codec.parse_date_or_year, lambda pair: codec.format_date(*pair))
+
+
+class PersonalIdWidget(ExchangeWidget):
+    """The 12-digit personal ID (a 9-digit old one is accepted); an ID that Excel
+    turned into a number is refused, never repaired. Written whole or masked
+    depending on who exports (see `MemberResource`)."""
+
+    def __init__(self):
+        super().__init__(lambda value: codec.parse_personal_id(value).value, lambda value: value)
+
+
+def choice_widget(parse: Callable[[Any], str], format: Callable[[str | None], str]) -> ExchangeWidget:  # noqa: A002
+    """Sex, relation, area, classification: the Vietnamese label of a choice."""
+    return ExchangeWidget(parse, format)
+
+
+def column(sheet: Sheet, key: str, attribute: str | None, widget: widgets.Widget) -> Field:
+    """The field of one column: named by its key, headed by its Vietnamese header."""
+    return Field(attribute=attribute, column_name=sheet.column(key).header, widget=widget, readonly=True)
+
+
+# -- resources ----------------------------------------------------------------------------
+
+
+class ExchangeResource(resources.ModelResource):
+    """A sheet of the exchange format over the records one user may see."""
+
+    sheet: Sheet
+
+    def __init__(self, user=None, **kwargs):
+        super().__init__(**kwargs)
+        self.user = user
+
+    # Writing ---------------------------------------------------------------------------
+
+    def scope(self, queryset: QuerySet) -> QuerySet:
+        """The rows of an export: what the subclass's exporter row source gives."""
+        raise NotImplementedError
+
+    def get_queryset(self) -> QuerySet:
+        return self._meta.model.objects.all()
+
+    def filter_export(self, queryset, **kwargs):
+        # The scoping path, whoever built the queryset: without a user, nothing.
+        return self.scope(queryset.for_user(self.user))
+
+    def after_export(self, queryset, dataset, **kwargs):
+        # The formats below find the sheet's layout by this title.
+        dataset.title = self.sheet.title
+
+    # Reading ---------------------------------------------------------------------------
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, **kwargs):
+        """What importing `dataset` would do, row by row; writes nothing.
+
+        `dry_run=False` is refused: a file is written through an import batch
+        (`exchange.services.create_batch` and the steps after it).
+        """
+        if not dry_run:
+            raise ImproperlyConfigured(
+                "Exchange resources only preview; write files through exchange.services (an import batch)."
+            )
+        user = kwargs.get("user", self.user)
+        table = DatasetTable.from_dataset(self.sheet, dataset)
+        plan = importer.plan_import([table], user)
+        return plan_result(plan, [table])
+
+    @classmethod
+    def get_display_name(cls):
+        return cls.sheet.title
+
+
+class HouseholdResource(ExchangeResource):
+    """Sheet "Hộ gia đình"."""
+
+    sheet = HOUSEHOLDS
+
+    ma_xa = column(HOUSEHOLDS, "ma_xa", "commune__code", CommuneCodeWidget())
+    ma_ho = column(HOUSEHOLDS, "ma_ho", "code", TextWidget())
+    thon = column(HOUSEHOLDS, "thon", "village__name", TextWidget())
+    chu_ho = column(HOUSEHOLDS, "chu_ho", "head_name", TextWidget())
+    khu_vuc = column(HOUSEHOLDS, "khu_vuc", "area", choice_widget(codec.parse_area, codec.format_area))
+    nong_nghiep = column(HOUSEHOLDS, "nong_nghiep", "is_farm", YesNoWidget())
+    dien_thoai = column(HOUSEHOLDS, "dien_thoai", "phone", TextWidget())
+    phan_loai = column(HOUSEHOLDS, "phan_loai", "classification",
+                       choice_widget(codec.parse_classification, codec.format_classification))
+    nam_phan_loai = column(HOUSEHOLDS, "nam_phan_loai", "classification_year", YearWidget())
+    nguoi_co_cong = column(HOUSEHOLDS, "nguoi_co_cong", "has_meritorious_member", YesNoWidget())
+    bao_tro_xa_hoi = column(HOUSEHOLDS, "bao_tro_xa_hoi", "is_social_protection", YesNoWidget())
+
+    class Meta:
+        model = Household
+        fields = HOUSEHOLDS.keys
+        export_order = HOUSEHOLDS.keys
+        import_id_fields = ("ma_xa", "ma_ho")
+
+    def scope(self, queryset):
+        # As exchange.exporter.household_rows: current households, by commune and code.
+        # The commune's id after its code keeps apart communes of the 2021 and 2025
+        # maps that share a code.
+        return (queryset.filter(is_archived=False).select_related("commune", "village")
+                .order_by("commune__code", "commune_id", "code"))
+
+
+class MemberResource(ExchangeResource):
+    """Sheet "Thành viên". Personal IDs are whole only for the people who see
+    them whole on the pages; others get the masked form."""
+
+    sheet = MEMBERS
+
+    ma_xa = column(MEMBERS, "ma_xa", "household__commune__code", CommuneCodeWidget())
+    ma_ho = column(MEMBERS, "ma_ho", "household__code", TextWidget())
+    ho_ten = column(MEMBERS, "ho_ten", "full_name", TextWidget())
+    gioi_tinh = column(MEMBERS, "gioi_tinh", "sex", choice_widget(codec.parse_sex, codec.format_sex))
+    ngay_sinh = column(MEMBERS, "ngay_sinh", None, DateOrYearWidget())
+    so_dinh_danh = column(MEMBERS, "so_dinh_danh", None, PersonalIdWidget())
+    dan_toc = column(MEMBERS, "dan_toc", "ethnicity__name", TextWidget())
+    quan_he = column(MEMBERS, "quan_he", "relation", choice_widget(codec.parse_relation, codec.format_relation))
+    bhyt = column(MEMBERS, "bhyt", "has_health_insurance", YesNoWidget())
+
+    class Meta:
+        model = Member
+        fields = MEMBERS.keys
+        export_order = MEMBERS.keys
+
+    def scope(self, queryset):
+        # As exchange.exporter.member_rows: a current member of an archived
+        # household is left out too (the households export does not carry its
+        # household, so the importer could not place the row); head first.
+        head_first = Case(When(relation=Member.Relation.HEAD, then=Value(0)), default=Value(1),
+                          output_field=IntegerField())
+        return (queryset.filter(is_archived=False, household__is_archived=False)
+                .select_related("household__commune", "ethnicity")
+                .order_by("household__commune__code", "household__commune_id", "household__code", head_first,
+                          "birth_year", "pk"))
+
+    def dehydrate_ngay_sinh(self, member: Member):
+        return self.fields["ngay_sinh"].widget.render((member.birth_date, member.birth_year))
+
+    def dehydrate_so_dinh_danh(self, member: Member):
+        if getattr(self.user, "sees_full_personal_ids", False):
+            return member.personal_id
+        return mask_personal_id(member.personal_id)
+
+
+RESOURCES: dict[str, type[ExchangeResource]] = {
+    resource.sheet.kind: resource for resource in (HouseholdResource, MemberResource)
+}
+
+
+# -- formats: the exporter's own writers -------------------------------------------------
+
+
+def _sheet_rows(dataset) -> tuple[Sheet, Iterator[dict[str, Any]]] | None:
+    """The sheet a dataset from an exchange resource lays out, and its rows by key."""
+    sheet = next((s for s in SHEETS.values() if s.title == dataset.title), None)
+    if sheet is None or list(dataset.headers or ()) != [c.header for c in sheet.columns]:
+        return None
+    return sheet, (dict(zip(sheet.keys, row, strict=True)) for row in dataset)
+
+
+def _escaped(dataset):
+    """Another dataset, its text made safe to open: what the exporter's writers do."""
+    escaped = tablib.Dataset(headers=dataset.headers, title=dataset.title)
+    for row in dataset:
+        escaped.append([exporter.escape_formula(value) for value in row])
+    return escaped
+
+
+class ExchangeXLSX(XLSX):
+    """Excel, as the application's export writes it: code, ID and phone columns
+    in Excel's Text format so their leading zeros survive an edit, a bold frozen
+    header, and a new sheet past Excel's row limit."""
+
+    def export_data(self, dataset, **kwargs):
+        found = _sheet_rows(dataset)
+        if found is None:
+            return super().export_data(_escaped(dataset), **kwargs)
+        sheet, rows = found
+        out = io.BytesIO()
+        exporter._write_xlsx(sheet, rows, out, exporter.EXCEL_MAX_ROWS)
+        return out.getvalue()
+
+
+class ExchangeCSV(CSV):
+    """CSV in UTF-8 with a byte-order mark (Excel on Vietnamese Windows reads it
+    right), comma-separated, as the application's export writes it."""
+
+    CONTENT_TYPE = exporter.CONTENT_TYPES["csv"]
+
+    def is_binary(self):
+        return True  # the bytes, BOM included, are made here
+
+    def export_data(self, dataset, **kwargs):
+        found = _sheet_rows(dataset)
+        if found is None:
+            return super().export_data(_escaped(dataset), **kwargs).encode("utf-8-sig")
+        sheet, rows = found
+        return b"".join(exporter._csv_pieces(sheet, rows))
+
+
+FORMATS = (ExchangeXLSX, ExchangeCSV)
+
+
+def export_file_name(sheet: Sheet, extension: str, day: date | None = None) -> str:
+    """"ho-gia-dinh-20251122.xlsx", as the application's export names it."""
+    stem = "-".join(fold(sheet.title).split())
+    return f"{stem}-{(day or date.today()):%Y%m%d}.{extension}"
+
+
+# -- reading: a dataset as the importer's table, a plan as import-export's result -------
+
+
+@dataclass
+class DatasetTable:
+    """A tablib dataset in the shape of `reader.Table`, for `importer.plan_import`.
+
+    Headers are matched like the reader matches them (header or key, any case,
+    with or without diacritics); unknown columns are kept aside. Row numbers
+    are the spreadsheet's: the header is row 1.
+    """
+
+    kind: str
+    name: str
+    columns: dict[str, int]
+    unknown_columns: list[str]
+    data: list[tuple] = field(repr=False)
+
+    @classmethod
+    def from_dataset(cls, sheet: Sheet, dataset) -> DatasetTable:
+        index = HEADER_INDEX[sheet.kind]
+        columns: dict[str, int] = {}
+        unknown: list[str] = []
+        for position, header in enumerate(dataset.headers or ()):
+            key = index.get(header_key(header or ""))
+            if key is None or key in columns:
+                if header not in (None, ""):
+                    unknown.append(str(header))
+                continue
+            columns[key] = position
+        return cls(sheet.kind, sheet.title, columns, unknown, list(dataset))
+
+    @property
+    def sheet(self) -> Sheet:
+        return SHEETS[self.kind]
+
+    def rows(self) -> Iterator[Row]:
+        for number, cells in enumerate(self.data, 2):
+            values = {key: _cell(cells[position]) for key, position in self.columns.items()}
+            if any(value != "" for value in values.values()):
+                yield Row(number=number, values=values)
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    return value.strip() if isinstance(value, str) else value
+
+
+# What a row would do, in the words of the importer's plan.
+CREATE, UPDATE, UNCHANGED, REJECTED = "create", "update", "unchanged", "rejected"
+
+
+def planned_actions(plan: importer.Plan) -> dict[tuple[str, int], str]:
+    """(sheet title, row number) → create, update, unchanged or rejected."""
+    actions: dict[tuple[str, int], str] = {}
+    for hh_plan in plan.households.values():
+        if hh_plan.row is not None:
+            actions[(HOUSEHOLDS.title, hh_plan.row)] = REJECTED if hh_plan.rejected else hh_plan.action
+        for member_plan in hh_plan.members:
+            actions[(MEMBERS.title, member_plan.row)] = REJECTED if hh_plan.rejected else member_plan.action
+    for key in plan.rejected_rows:
+        actions[key] = REJECTED
+    return actions
+
+
+_IMPORT_TYPES = {CREATE: RowResult.IMPORT_TYPE_NEW, UPDATE: RowResult.IMPORT_TYPE_UPDATE,
+                 UNCHANGED: RowResult.IMPORT_TYPE_SKIP, REJECTED: RowResult.IMPORT_TYPE_INVALID}
+
+
+def plan_result(plan: importer.Plan, tables: list[DatasetTable]) -> Result:
+    """The plan as import-export's Result: one RowResult per row, the problems of
+    a rejected row as its validation errors keyed by column header."""
+    actions = planned_actions(plan)
+    problems: dict[tuple[str, int], dict[str, list[str]]] = {}
+    for issue in plan.issues:
+        problems.setdefault((issue.sheet, issue.row), {}).setdefault(issue.column or "__all__", []).append(
+            issue.message)
+    result = Result()
+    for table in tables:
+        sheet = table.sheet
+        result.diff_headers = [column.header for column in sheet.columns]
+        for row in table.rows():
+            result.total_rows += 1
+            by_header = {sheet.column(key).header: value for key, value in row.values.items()}
+            action = actions.get((sheet.title, row.number))
+            if action is None:
+                # A sheet the importer does not take yet (Phiếu B until surveys exist).
+                action = REJECTED
+                problems[(sheet.title, row.number)] = {"__all__": [_("This sheet cannot be imported yet.")]}
+            row_result = RowResult()
+            row_result.import_type = _IMPORT_TYPES[action]
+            row_result.row_values = by_header
+            row_result.object_repr = f"{sheet.title} {row.number}"
+            if action == REJECTED:
+                error = ValidationError(problems.get((sheet.title, row.number))
+                                        or {"__all__": [_("This row is rejected.")]})
+                row_result.validation_error = error
+                result.append_invalid_row(row.number, by_header, error)
+            result.increment_row_result_total(row_result)
+            result.append_row_result(row_result)
+    return result
