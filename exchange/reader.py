@@ -99,7 +99,7 @@ class ReadError(Exception):
 @dataclass(frozen=True)
 class Row:
     number: int  # the row number Excel shows (for CSV: the record number, header included)
-    values: dict[str, Any]  # every known column of the table; "" when empty
+    values: dict[str, Any]  # key -> cell, for every column the table has; "" when empty
 
 
 RowSource = Callable[[], Iterator[tuple[int, Sequence[Any]]]]
@@ -184,7 +184,7 @@ def read_tables(source: bytes | bytearray | memoryview | IO[bytes], file_name: s
 
 
 def _reason(exc: BaseException) -> str:
-    text = str(exc) or exc.__class__.__name__
+    text = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
     return text if len(text) <= 200 else text[:197] + "…"
 
 
@@ -195,7 +195,9 @@ def _seekable(source: bytes | bytearray | memoryview | IO[bytes]) -> IO[bytes]:
         seekable = bool(source.seekable())
     except (AttributeError, OSError, ValueError):
         seekable = False
-    if seekable:
+    # A member of a zip archive (a part of an uploaded bundle) can seek, but
+    # seeking back re-reads it from its start: copied, like a stream that cannot seek.
+    if seekable and not isinstance(source, zipfile.ZipExtFile):
         source.seek(0)
         return source
     # zipfile and the second reading of rows need to seek.
@@ -590,14 +592,17 @@ def _check_xlsx(handle: IO[bytes]) -> None:
             if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
                 raise _not_xlsx(_("it uses a compression method Excel does not use."))
             total += info.file_size
-            ratio_too_high = (info.file_size > RATIO_CHECK_FLOOR
-                              and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1))
-            if (ratio_too_high or info.file_size > MAX_XLSX_PART_BYTES or total > MAX_XLSX_UNCOMPRESSED_BYTES
-                    or info.compress_size > archive_size):
-                raise _not_xlsx(_("it would unpack to %(size)s MB or more (a “zip bomb” or a workbook over "
-                                  "the limit of %(limit)d MB, %(ratio)d times its compressed size).")
-                                % {"size": max(total, info.file_size) // 2**20,
-                                   "limit": MAX_XLSX_UNCOMPRESSED_BYTES // 2**20, "ratio": MAX_XLSX_RATIO})
+            if info.file_size > RATIO_CHECK_FLOOR and info.file_size > MAX_XLSX_RATIO * max(info.compress_size, 1):
+                raise _not_xlsx(_("its part “%(part)s” would unpack to %(size)d MB, more than %(ratio)d times its "
+                                  "compressed size: this is a “zip bomb”, not a workbook.")
+                                % {"part": info.filename[:100], "size": info.file_size // 2**20,
+                                   "ratio": MAX_XLSX_RATIO})
+            if info.file_size > MAX_XLSX_PART_BYTES or total > MAX_XLSX_UNCOMPRESSED_BYTES:
+                raise _not_xlsx(_("it would unpack to more than the limit of %(limit)d MB.")
+                                % {"limit": (MAX_XLSX_PART_BYTES if info.file_size > MAX_XLSX_PART_BYTES
+                                             else MAX_XLSX_UNCOMPRESSED_BYTES) // 2**20})
+            if info.compress_size > archive_size:
+                raise _not_xlsx(_("the zip archive is incomplete."))
         for info in infos:
             if not info.is_dir() and info.file_size:
                 _check_xml_part(archive, info)
@@ -632,7 +637,11 @@ def _read_xlsx(handle: IO[bytes], file_name: str) -> list[Table]:
 
         def source(ws=worksheet) -> Iterator[tuple[int, Sequence[Any]]]:
             # Rows come one per Excel row, gaps filled with empty rows, so the count is the row number.
-            return enumerate(ws.iter_rows(values_only=True), start=1)
+            rows = ws.iter_rows(values_only=True)
+            try:
+                yield from enumerate(rows, start=1)
+            finally:
+                rows.close()  # releases the sheet's zip stream when a reader stops early
 
         numbers, scanned = _scan(source)
         if not any(_filled(cell) for row in scanned for cell in row):
@@ -647,7 +656,7 @@ def _read_xlsx(handle: IO[bytes], file_name: str) -> list[Table]:
 
 # Control characters never found in text; NUL above all is the sign of a binary file.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)")
+_NEWLINE = re.compile(r"\r\n|\r|\n")
 _MARKUP = re.compile(r"^\s*<(?:\?xml|!doctype|html|table|workbook)", re.IGNORECASE)
 
 
@@ -711,13 +720,13 @@ def _lines(handle: IO[bytes], encoding: str, start: int) -> Iterator[str]:
     carry = ""
     for text, final in _chunks(handle, encoding, start):
         buffer = carry + text
-        end = 0
-        for match in _LINE.finditer(buffer):
-            if not final and match.end() == len(buffer) and buffer.endswith("\r"):
+        begin = 0
+        for match in _NEWLINE.finditer(buffer):
+            if not final and match.end() == len(buffer) and match.group() == "\r":
                 break  # "\r" at the end of a chunk may be the first half of "\r\n"
-            yield match.group()
-            end = match.end()
-        carry = buffer[end:]
+            yield buffer[begin:match.end()]
+            begin = match.end()
+        carry = buffer[begin:]
         if len(carry) > MAX_LINE_CHARS:
             raise ReadError(_("A line of the file is longer than %(count)d characters; it is not a CSV file.")
                             % {"count": MAX_LINE_CHARS})

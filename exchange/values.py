@@ -81,14 +81,20 @@ def _cached_key(text: str) -> str:
     return _make_key(text)
 
 
+@lru_cache(maxsize=256)
+def _cached_fold(text: str) -> str:
+    return fold(text)
+
+
 def _make_key(text: str) -> str:
     return _NOT_KEY.sub("", _SEPARATORS.sub("/", fold(text))).strip(" /")
 
 
 # -- yes / no -----------------------------------------------------------------
 
-_YES = {"co", "x", "1", "yes", "y", "true", "dung"}
-_NO = {"khong", "0", "no", "n", "false", "sai", "k"}
+_YES = {"co", "x", "1", "yes", "y", "true", "dung", "✓", "✔"}
+# "-" is how many lists mark "none"; "+" is left ambiguous and refused.
+_NO = {"khong", "0", "no", "n", "false", "sai", "k", "-"}
 
 
 def parse_yes_no(value: Any) -> bool:
@@ -99,7 +105,9 @@ def parse_yes_no(value: Any) -> bool:
         if value in (0, 1):
             return bool(value)
     else:
-        key = _key(value)
+        # Folded only: "-" and "+" are not separators here ("-" is no, "+" is refused).
+        text = str(value)
+        key = _cached_fold(text) if len(text) <= 64 else fold(text)
         if key in _YES:
             return True
         if key in _NO or key == "":
@@ -171,8 +179,8 @@ def parse_date_or_year(value: Any) -> tuple[date | None, int]:
         return value, _check_year(value.year, value)
     if _is_number(value):
         number = _whole(value)
-        if number is not None and MIN_YEAR <= number <= MAX_YEAR:
-            return None, number
+        if number is not None and 1000 <= number <= 9999:
+            return None, _check_year(number, value)
         today_serial = (date.today() - _EXCEL_EPOCH).days
         if number is not None and MIN_PLAUSIBLE_SERIAL <= number <= today_serial:
             day = _EXCEL_EPOCH + timedelta(days=number)
@@ -276,10 +284,9 @@ def parse_commune_code(value: Any) -> str:
         digits = match.group(1) if match else None
         if not text:
             raise ValidationError(_("The commune code is empty."), code="commune_empty")
-    if digits is not None:
-        digits = digits.lstrip("0")
-        if 0 < len(digits) <= 5:
-            return digits.zfill(5)
+    # Excel only ever removes zeros: more than 5 digits is another number.
+    if digits is not None and len(digits) <= 5 and digits.strip("0"):
+        return digits.zfill(5)
     raise ValidationError(
         _("“%(value)s” is not a commune code; a commune code has 5 digits, for example 02794."),
         code="commune_code", params={"value": _show(value)},
