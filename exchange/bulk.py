@@ -86,8 +86,8 @@ def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | No
     staged = 0
     pending: list[tuple] = []
     for table in tables:
-        if table.kind not in ("households", "members"):
-            continue
+        if table.kind not in ("households", "members") or table.missing_required:
+            continue  # a sheet without its required columns is refused as a whole (see check)
         for row in table.rows():
             values = {key: _jsonable(value) for key, value in row.values.items() if value not in ("", None)}
             personal_id = str(values.get("so_dinh_danh", ""))[:40] if table.kind == "members" else ""
@@ -178,8 +178,12 @@ def _walk(batch: ImportBatch, *, write: bool, progress: importer.Progress | None
 
 def check(batch: ImportBatch, tables: Iterable, progress: importer.Progress | None = None):
     """Park the file and check all of it; write nothing to the register."""
+    tables = list(tables)
     stage(batch, tables, progress)
-    return _walk(batch, write=False, progress=progress)
+    refused = importer.plan_import([t for t in tables if t.missing_required], batch.created_by)
+    issues, counts, total = _walk(batch, write=False, progress=progress)
+    counts["rejected"] += len(refused.rejected_rows)
+    return refused.issues + issues, counts, total
 
 
 def run(batch: ImportBatch, progress: importer.Progress | None = None):

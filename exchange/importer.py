@@ -42,7 +42,7 @@ from households.reference import match_ethnicity
 from households.validators import is_masked_personal_id, mask_personal_id
 
 from . import values as parse
-from .columns import HOUSEHOLDS, MEMBERS, Sheet
+from .columns import HOUSEHOLDS, MEMBERS, SHEETS, Sheet
 
 Progress = Callable[[int, int], None]
 
@@ -448,6 +448,8 @@ def _household_action(plan: Plan, context: _Context) -> None:
 def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> Plan:
     """Check every row of the tables read from a file; write nothing."""
     tables = [t for t in tables if t.kind in ("households", "members")]
+    refused = [t for t in tables if getattr(t, "missing_required", None)]
+    tables = [t for t in tables if t not in refused]
     household_tables = [t for t in tables if t.kind == "households"]
     member_tables = [t for t in tables if t.kind == "members"]
     # Rows are read twice: once for the keys (to fetch the database state in a
@@ -464,6 +466,13 @@ def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> 
             keys.add((commune_code, _text(row.values.get("ma_ho", ""))))
     context = _Context(user, commune_codes, keys)
     plan = Plan()
+    for table in refused:
+        # A sheet without a required column cannot be read row by row; say so once.
+        spec = SHEETS[table.kind]
+        missing = ", ".join(spec.column(key).header for key in table.missing_required)
+        plan.issues.append(Issue(table.name, table.header_row, "", "", _(
+            "The sheet lacks required columns: %(columns)s. None of its rows is imported.") % {"columns": missing}))
+        plan.rejected_rows.add((table.name, table.header_row))
     for table in household_tables:
         _household_rows(plan, context, table.rows())
     if progress:

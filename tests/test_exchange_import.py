@@ -397,3 +397,13 @@ def test_the_household_history_names_the_import_a_change_came_from(world, client
     client.force_login(world.officer)
     page = client.get(household.get_absolute_url()).content.decode()
     assert batch.reference in page
+
+
+def test_a_sheet_missing_a_required_column_is_refused_once(world, both_paths):
+    headers = [h for h in MEMBER_HEADERS if h != "Dân tộc"]
+    rows = [{k: v for k, v in row.items() if k != "Dân tộc"} for row in GOOD_MEMBERS]
+    batch = run(world.officer, csv_bytes(headers, rows), "tv.csv")
+    assert batch.status == ImportBatch.Status.VALIDATED and batch.rejected == 1
+    issue = batch.issues.get()
+    assert "Dân tộc" in issue.message and issue.row == 1
+    assert not Member.objects.filter(full_name="Thào A Dê").exists()
