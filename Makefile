@@ -49,3 +49,11 @@ messages: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
+
+# Import benchmark (docs/benchmarks.md): a synthetic Lào Cai list of BENCH_HOUSEHOLDS households, imported
+# by django-import-export's default resource and end to end by ours, on a throwaway PostgreSQL database.
+# More options through BENCH_ARGS, e.g. make bench BENCH_HOUSEHOLDS=500000 BENCH_ARGS="--format xlsx".
+BENCH_HOUSEHOLDS ?= 2000
+BENCH_ARGS ?=
+bench: $(INSTALLED)
+	$(BIN)/python scripts/bench_import.py --households $(BENCH_HOUSEHOLDS) $(BENCH_ARGS)
