@@ -117,12 +117,15 @@ def choose_database(option: str | None) -> Database:
         directory = tempfile.mkdtemp(prefix="bench-import-sqlite-")
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         return Database(
-            f"sqlite:///{directory}/bench.sqlite3", "SQLite (fallback)", sqlite_dir=directory,
+            f"sqlite:///{directory}/bench.sqlite3",
+            "SQLite (fallback)",
+            sqlite_dir=directory,
             note=f"PostgreSQL at {urlsplit(admin_url).hostname} is unreachable ({reason}); "
-                 "running on a temporary SQLite file instead. These figures are NOT the PostgreSQL goal.",
+            "running on a temporary SQLite file instead. These figures are NOT the PostgreSQL goal.",
         )
-    return Database(_with_database(admin_url, THROWAWAY_DB), f"throwaway database {THROWAWAY_DB}",
-                    throwaway_pg=THROWAWAY_DB)
+    return Database(
+        _with_database(admin_url, THROWAWAY_DB), f"throwaway database {THROWAWAY_DB}", throwaway_pg=THROWAWAY_DB
+    )
 
 
 def drop_database(database: Database) -> None:
@@ -175,27 +178,113 @@ def setup_django(environment: dict[str, str]) -> None:
 # -- the synthetic province ----------------------------------------------------------------
 
 # Invented names, drawn from syllables common in each group's naming; they describe nobody.
-KINH_FAMILIES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Vũ", "Đặng", "Bùi", "Đỗ", "Ngô", "Dương", "Lương",
-                 "Đinh", "Hà", "Nông", "Lục", "Vi", "Lã", "Mai", "Hứa"]
-KINH_MIDDLE = {"male": ["Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thế", "Xuân"],
-               "female": ["Thị", "Thị", "Thu", "Ngọc", "Thanh", "Hồng", "Kim"]}
-KINH_GIVEN = {"male": ["An", "Bình", "Cường", "Dũng", "Hải", "Hùng", "Khánh", "Long", "Nam", "Phong", "Quân",
-                       "Sơn", "Thắng", "Tuấn", "Việt", "Toàn", "Lâm", "Hiếu", "Thành", "Trung"],
-              "female": ["Anh", "Chi", "Dung", "Hà", "Hằng", "Hoa", "Hương", "Lan", "Linh", "Mai", "Nga",
-                         "Nhung", "Phương", "Thảo", "Trang", "Yến", "Huyền", "Loan", "Tâm", "Vân"]}
+KINH_FAMILIES = [
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Vũ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Ngô",
+    "Dương",
+    "Lương",
+    "Đinh",
+    "Hà",
+    "Nông",
+    "Lục",
+    "Vi",
+    "Lã",
+    "Mai",
+    "Hứa",
+]
+KINH_MIDDLE = {
+    "male": ["Văn", "Đức", "Minh", "Quang", "Hữu", "Công", "Thế", "Xuân"],
+    "female": ["Thị", "Thị", "Thu", "Ngọc", "Thanh", "Hồng", "Kim"],
+}
+KINH_GIVEN = {
+    "male": [
+        "An",
+        "Bình",
+        "Cường",
+        "Dũng",
+        "Hải",
+        "Hùng",
+        "Khánh",
+        "Long",
+        "Nam",
+        "Phong",
+        "Quân",
+        "Sơn",
+        "Thắng",
+        "Tuấn",
+        "Việt",
+        "Toàn",
+        "Lâm",
+        "Hiếu",
+        "Thành",
+        "Trung",
+    ],
+    "female": [
+        "Anh",
+        "Chi",
+        "Dung",
+        "Hà",
+        "Hằng",
+        "Hoa",
+        "Hương",
+        "Lan",
+        "Linh",
+        "Mai",
+        "Nga",
+        "Nhung",
+        "Phương",
+        "Thảo",
+        "Trang",
+        "Yến",
+        "Huyền",
+        "Loan",
+        "Tâm",
+        "Vân",
+    ],
+}
 MONG_FAMILIES = ["Giàng", "Thào", "Sùng", "Vàng", "Lý", "Hầu", "Mã", "Lù", "Cư", "Tráng", "Vừ", "Hạng"]
 MONG_MIDDLE = {"male": ["A", "A", "Seo", "Chẩn"], "female": ["Thị"]}
-MONG_GIVEN = {"male": ["Páo", "Sử", "Dính", "Chứ", "Lử", "Pử", "Sáng", "Dế", "Chồ", "Tủa", "Vảng", "Sính",
-                       "Chá", "Lềnh", "Phổng", "Dìn"],
-              "female": ["Mỷ", "Sua", "Dợ", "Mai", "Dua", "Pà", "Sú", "Chù", "Súa", "Say", "Dí", "Mề"]}
+MONG_GIVEN = {
+    "male": [
+        "Páo",
+        "Sử",
+        "Dính",
+        "Chứ",
+        "Lử",
+        "Pử",
+        "Sáng",
+        "Dế",
+        "Chồ",
+        "Tủa",
+        "Vảng",
+        "Sính",
+        "Chá",
+        "Lềnh",
+        "Phổng",
+        "Dìn",
+    ],
+    "female": ["Mỷ", "Sua", "Dợ", "Mai", "Dua", "Pà", "Sú", "Chù", "Súa", "Say", "Dí", "Mề"],
+}
 DAO_FAMILIES = ["Triệu", "Bàn", "Phùn", "Tẩn", "Lý", "Chảo", "Đặng", "Sần"]
 DAO_MIDDLE = {"male": ["Láo", "Seo", "Kiềm", "Văn", "Tà"], "female": ["Thị", "Mẩy", "Thị"]}
-DAO_GIVEN = {"male": ["Lở", "Chàn", "Phù", "Quẩy", "Sinh", "Tả", "Vần", "Chiêu", "Kiều", "Lai", "Cao", "Phin"],
-             "female": ["Mẩy", "Sử", "Nái", "Chạn", "Liều", "Xuân", "Chài", "Kiệu", "Dín", "Phây"]}
+DAO_GIVEN = {
+    "male": ["Lở", "Chàn", "Phù", "Quẩy", "Sinh", "Tả", "Vần", "Chiêu", "Kiều", "Lai", "Cao", "Phin"],
+    "female": ["Mẩy", "Sử", "Nái", "Chạn", "Liều", "Xuân", "Chài", "Kiệu", "Dín", "Phây"],
+}
 HANHI_FAMILIES = ["Chu", "Ly", "Pờ", "Sừ", "Lỳ", "Phu"]
 HANHI_MIDDLE = {"male": ["Xá", "Chừ", "A"], "female": ["Mỳ", "Thị", "Xé"]}
-HANHI_GIVEN = {"male": ["Gia", "Phìn", "Chừ", "Cà", "Sạ", "Hừ", "Khừ", "Pa"],
-               "female": ["Lù", "Gơ", "Sa", "Mé", "Chò", "Xá", "Pó"]}
+HANHI_GIVEN = {
+    "male": ["Gia", "Phìn", "Chừ", "Cà", "Sạ", "Hừ", "Khừ", "Pa"],
+    "female": ["Lù", "Gơ", "Sa", "Mé", "Chò", "Xá", "Pó"],
+}
 NAME_STYLES = {
     "kinh": (KINH_FAMILIES, KINH_MIDDLE, KINH_GIVEN),
     "mong": (MONG_FAMILIES, MONG_MIDDLE, MONG_GIVEN),
@@ -204,21 +293,89 @@ NAME_STYLES = {
 }
 # Lào Cai's population by group, roughly (weights, not a census), and how its names are built.
 ETHNIC_MIX: list[tuple[str, int, str]] = [
-    ("Kinh", 35, "kinh"), ("Mông", 25, "mong"), ("Tày", 14, "kinh"), ("Dao", 14, "dao"), ("Giáy", 4, "kinh"),
-    ("Nùng", 4, "kinh"), ("Hà Nhì", 2, "hanhi"), ("Phù Lá", 1, "kinh"), ("Bố Y", 1, "kinh"),
+    ("Kinh", 35, "kinh"),
+    ("Mông", 25, "mong"),
+    ("Tày", 14, "kinh"),
+    ("Dao", 14, "dao"),
+    ("Giáy", 4, "kinh"),
+    ("Nùng", 4, "kinh"),
+    ("Hà Nhì", 2, "hanhi"),
+    ("Phù Lá", 1, "kinh"),
+    ("Bố Y", 1, "kinh"),
 ]
 # Syllables of place names in the north-west highlands, for village names.
-PLACE_SYLLABLES = ["Sín", "Chải", "Lao", "Nậm", "Pung", "Cốc", "Ly", "Pha", "Long", "Tả", "Ngải", "Chồ", "Na",
-                   "Lốc", "Bản", "Phố", "Cán", "Hồ", "Mường", "Hum", "Sả", "Lùng", "Thàng", "Pờ", "Sì", "Mào",
-                   "Sao", "Khoang", "Phìn", "Coóc", "Mù", "Chéng", "Tủng", "Ván", "Si", "Ma", "Hoàng", "Thèn"]
+PLACE_SYLLABLES = [
+    "Sín",
+    "Chải",
+    "Lao",
+    "Nậm",
+    "Pung",
+    "Cốc",
+    "Ly",
+    "Pha",
+    "Long",
+    "Tả",
+    "Ngải",
+    "Chồ",
+    "Na",
+    "Lốc",
+    "Bản",
+    "Phố",
+    "Cán",
+    "Hồ",
+    "Mường",
+    "Hum",
+    "Sả",
+    "Lùng",
+    "Thàng",
+    "Pờ",
+    "Sì",
+    "Mào",
+    "Sao",
+    "Khoang",
+    "Phìn",
+    "Coóc",
+    "Mù",
+    "Chéng",
+    "Tủng",
+    "Ván",
+    "Si",
+    "Ma",
+    "Hoàng",
+    "Thèn",
+]
 # Provinces where a birth may have been registered (first 3 digits of a personal ID): mostly Lào Cai.
 ID_PROVINCES = ["010"] * 18 + ["001", "002", "015", "008"]
 ID_SERIAL_STEP = 387_403  # odd and not a multiple of 5: n -> n * step mod 10^6 is one-to-one
-PHONE_PREFIXES = ["086", "096", "097", "098", "032", "033", "034", "035", "036", "037", "038", "039", "091",
-                  "094", "088", "081", "082", "083", "084", "085", "070", "076", "077", "078", "079"]
+PHONE_PREFIXES = [
+    "086",
+    "096",
+    "097",
+    "098",
+    "032",
+    "033",
+    "034",
+    "035",
+    "036",
+    "037",
+    "038",
+    "039",
+    "091",
+    "094",
+    "088",
+    "081",
+    "082",
+    "083",
+    "084",
+    "085",
+    "070",
+    "076",
+    "077",
+    "078",
+    "079",
+]
 CLASSIFICATIONS = [("Hộ nghèo", 22), ("Hộ cận nghèo", 11), ("Hộ có mức sống trung bình", 9), ("Không", 58)]
-RELATION_LABEL = {"head": "Chủ hộ", "spouse": "Vợ/Chồng", "child": "Con", "parent": "Bố/Mẹ",
-                  "grandchild": "Cháu"}
+RELATION_LABEL = {"head": "Chủ hộ", "spouse": "Vợ/Chồng", "child": "Con", "parent": "Bố/Mẹ", "grandchild": "Cháu"}
 LAST_BIRTH_YEAR = 2024
 
 
@@ -294,15 +451,20 @@ class Population:
         father_family = head.name.split(" ")[0] if head_sex == "male" else None
         if size >= 2 and rnd.random() < 0.85:
             spouse_sex = "female" if head_sex == "male" else "male"
-            spouse = Person(self.name(style, spouse_sex), spouse_sex,
-                            min(LAST_BIRTH_YEAR - 16, max(1930, head_born + rnd.randint(-3, 6))), "spouse")
+            spouse = Person(
+                self.name(style, spouse_sex),
+                spouse_sex,
+                min(LAST_BIRTH_YEAR - 16, max(1930, head_born + rnd.randint(-3, 6))),
+                "spouse",
+            )
             people.append(spouse)
             if spouse_sex == "male":
                 father_family = spouse.name.split(" ")[0]
         if len(people) < size and head_born >= 1965 and rnd.random() < 0.2:
             parent_sex = rnd.choice(("male", "female"))
-            people.append(Person(self.name(style, parent_sex), parent_sex,
-                                 max(1920, head_born - rnd.randint(20, 34)), "parent"))
+            people.append(
+                Person(self.name(style, parent_sex), parent_sex, max(1920, head_born - rnd.randint(20, 34)), "parent")
+            )
         while len(people) < size:
             sex = rnd.choice(("male", "female"))
             if head_born <= 1970 and len(people) >= 3 and rnd.random() < 0.4:
@@ -321,8 +483,9 @@ class Population:
         prefix = f"{self.random.choice(ID_PROVINCES)}{century_sex}{born % 100:02d}"
         count = self._id_counters.get(prefix, 0)
         if count >= 1_000_000:
-            raise SystemExit(f"more than a million people born in {born} registered under {prefix[:3]}; "
-                             "lower --households")
+            raise SystemExit(
+                f"more than a million people born in {born} registered under {prefix[:3]}; lower --households"
+            )
         self._id_counters[prefix] = count + 1
         return f"{prefix}{(count * ID_SERIAL_STEP + 4_711) % 1_000_000:06d}"
 
@@ -342,8 +505,9 @@ class Population:
 def lao_cai_communes(population: Population) -> list[Commune]:
     from geo.models import AdminUnit
 
-    units = AdminUnit.objects.filter(edition=EDITION, level=AdminUnit.Level.COMMUNE,
-                                     province__code=PROVINCE_CODE).order_by("code")
+    units = AdminUnit.objects.filter(
+        edition=EDITION, level=AdminUnit.Level.COMMUNE, province__code=PROVINCE_CODE
+    ).order_by("code")
     return [Commune(unit.code, unit.is_urban, population.villages(unit.is_urban)) for unit in units]
 
 
@@ -432,8 +596,7 @@ class ListInfo:
         return self.households + self.members
 
 
-def write_province(directory: Path, fmt: str, households: int, members_per_household: int,
-                   seed: int) -> ListInfo:
+def write_province(directory: Path, fmt: str, households: int, members_per_household: int, seed: int) -> ListInfo:
     """The province's list of households and members.
 
     CSV by default: a province sending millions of rows exports them from a
@@ -471,27 +634,51 @@ def write_province(directory: Path, fmt: str, households: int, members_per_house
             code = str(number).zfill(width)
             group, people = population.family(next(sizes))
             classification = rnd.choices(labels, label_weights)[0]
-            writer.household([
-                commune.code, code, rnd.choice(commune.villages), people[0].name, area,
-                "Không" if commune.is_urban or rnd.random() < 0.15 else "Có", population.phone(),
-                classification, "" if classification == "Không" else rnd.choice((2024, 2025)),
-                "Có" if rnd.random() < 0.03 else "Không", "Có" if rnd.random() < 0.06 else "Không",
-            ])
-            writer.members([
-                [commune.code, code, person.name, "Nam" if person.sex == "male" else "Nữ",
-                 population.birth(person.born),
-                 # A few people have no ID on the list (not issued yet, or not known to the officer).
-                 "" if rnd.random() < 0.04 else population.personal_id(person.sex, person.born),
-                 group, RELATION_LABEL[person.relation], "Có" if rnd.random() < 0.85 else "Không"]
-                for person in people
-            ])
+            writer.household(
+                [
+                    commune.code,
+                    code,
+                    rnd.choice(commune.villages),
+                    people[0].name,
+                    area,
+                    "Không" if commune.is_urban or rnd.random() < 0.15 else "Có",
+                    population.phone(),
+                    classification,
+                    "" if classification == "Không" else rnd.choice((2024, 2025)),
+                    "Có" if rnd.random() < 0.03 else "Không",
+                    "Có" if rnd.random() < 0.06 else "Không",
+                ]
+            )
+            writer.members(
+                [
+                    [
+                        commune.code,
+                        code,
+                        person.name,
+                        "Nam" if person.sex == "male" else "Nữ",
+                        population.birth(person.born),
+                        # A few people have no ID on the list (not issued yet, or not known to the officer).
+                        "" if rnd.random() < 0.04 else population.personal_id(person.sex, person.born),
+                        group,
+                        RELATION_LABEL[person.relation],
+                        "Có" if rnd.random() < 0.85 else "Không",
+                    ]
+                    for person in people
+                ]
+            )
             written_households += 1
             written_members += len(people)
             if written_households % 100_000 == 0:
                 log(f"  {written_households:,} households written")
     paths = writer.close()
-    return ListInfo(fmt, [str(path) for path in paths], written_households, written_members,
-                    sum(path.stat().st_size for path in paths), time.perf_counter() - started)
+    return ListInfo(
+        fmt,
+        [str(path) for path in paths],
+        written_households,
+        written_members,
+        sum(path.stat().st_size for path in paths),
+        time.perf_counter() - started,
+    )
 
 
 # -- setting the database up -------------------------------------------------------------
@@ -511,7 +698,8 @@ def prepare_database() -> dict[str, Any]:
     load_admin_units(EDITION)
     province = AdminUnit.objects.get(edition=EDITION, level=AdminUnit.Level.PROVINCE, code=PROVINCE_CODE)
     admin, _created = get_user_model().objects.update_or_create(
-        username=PROVINCE_USER, defaults={"role": "province_admin", "unit": province, "is_active": True})
+        username=PROVINCE_USER, defaults={"role": "province_admin", "unit": province, "is_active": True}
+    )
     admin.full_clean(exclude=["password"])
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
@@ -521,8 +709,11 @@ def prepare_database() -> dict[str, Any]:
         import sqlite3
 
         server = "SQLite " + sqlite3.sqlite_version
-    return {"province": str(province), "server": server,
-            "existing_households": Household.objects.filter(commune__province=province).count()}
+    return {
+        "province": str(province),
+        "server": server,
+        "existing_households": Household.objects.filter(commune__province=province).count(),
+    }
 
 
 # -- children: the measured imports ---------------------------------------------------------
@@ -598,8 +789,13 @@ def run_ours(config: dict[str, Any]) -> dict[str, Any]:
         "timings": timings,
         "status": batch.status,
         "error": batch.error,
-        "counts": {"rows": batch.total_rows, "created": batch.created, "updated": batch.updated,
-                   "unchanged": batch.unchanged, "rejected": batch.rejected},
+        "counts": {
+            "rows": batch.total_rows,
+            "created": batch.created,
+            "updated": batch.updated,
+            "unchanged": batch.unchanged,
+            "rejected": batch.rejected,
+        },
         "issues": [f"{i.sheet} {i.row} {i.column}: {i.message}" for i in batch.issues.all()[:5]],
         "audit_events": AuditEvent.objects.filter(batch=batch.reference).count(),
         "path": ("staged" if is_large(batch) else "in-memory") if is_large else "?",
@@ -676,8 +872,10 @@ def run_baseline(config: dict[str, Any]) -> dict[str, Any]:
         household_rows.append(household)
         member_rows.extend(people)
 
-    communes = {u.code: u for u in AdminUnit.objects.filter(edition=EDITION, level=AdminUnit.Level.COMMUNE,
-                                                            province__code=PROVINCE_CODE)}
+    communes = {
+        u.code: u
+        for u in AdminUnit.objects.filter(edition=EDITION, level=AdminUnit.Level.COMMUNE, province__code=PROVINCE_CODE)
+    }
     ethnicities = {e.name: e.pk for e in Ethnicity.objects.all()}
 
     def flag(value: Any) -> str:
@@ -689,55 +887,112 @@ def run_baseline(config: dict[str, Any]) -> dict[str, Any]:
             key = (row["ma_xa"], fold(row["thon"]))
             if key not in villages:
                 village, _created = Village.objects.get_or_create(
-                    commune=communes[row["ma_xa"]], search_name=key[1], defaults={"name": nfc(row["thon"])})
+                    commune=communes[row["ma_xa"]], search_name=key[1], defaults={"name": nfc(row["thon"])}
+                )
                 villages[key] = village.pk
-        household_data = tablib.Dataset(headers=[
-            "commune", "village", "code", "head_name", "area", "is_farm", "phone", "classification",
-            "classification_year", "has_meritorious_member", "is_social_protection"])
+        household_data = tablib.Dataset(
+            headers=[
+                "commune",
+                "village",
+                "code",
+                "head_name",
+                "area",
+                "is_farm",
+                "phone",
+                "classification",
+                "classification_year",
+                "has_meritorious_member",
+                "is_social_protection",
+            ]
+        )
         for row in household_rows:
-            household_data.append([
-                communes[row["ma_xa"]].pk, villages[(row["ma_xa"], fold(row["thon"]))], row["ma_ho"],
-                row["chu_ho"], parse.parse_area(row["khu_vuc"]), flag(row["nong_nghiep"]), row["dien_thoai"] or "",
-                parse.parse_classification(row["phan_loai"]), row["nam_phan_loai"] or "",
-                flag(row["nguoi_co_cong"]), flag(row["bao_tro_xa_hoi"]),
-            ])
+            household_data.append(
+                [
+                    communes[row["ma_xa"]].pk,
+                    villages[(row["ma_xa"], fold(row["thon"]))],
+                    row["ma_ho"],
+                    row["chu_ho"],
+                    parse.parse_area(row["khu_vuc"]),
+                    flag(row["nong_nghiep"]),
+                    row["dien_thoai"] or "",
+                    parse.parse_classification(row["phan_loai"]),
+                    row["nam_phan_loai"] or "",
+                    flag(row["nguoi_co_cong"]),
+                    flag(row["bao_tro_xa_hoi"]),
+                ]
+            )
         cpu_before = cpu_seconds()
         started = time.perf_counter()
         household_result = modelresource_factory(Household)().import_data(
-            household_data, dry_run=False, use_transactions=True)
+            household_data, dry_run=False, use_transactions=True
+        )
         household_seconds = time.perf_counter() - started
         household_cpu = cpu_seconds() - cpu_before
 
-        ids = {(commune_code, code): pk for pk, commune_code, code in Household.objects.filter(
-            commune__in=list(communes.values()), code__in={r["ma_ho"] for r in household_rows},
-        ).values_list("pk", "commune__code", "code")}
-        member_data = tablib.Dataset(headers=[
-            "household", "full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
-            "has_health_insurance"])
+        ids = {
+            (commune_code, code): pk
+            for pk, commune_code, code in Household.objects.filter(
+                commune__in=list(communes.values()),
+                code__in={r["ma_ho"] for r in household_rows},
+            ).values_list("pk", "commune__code", "code")
+        }
+        member_data = tablib.Dataset(
+            headers=[
+                "household",
+                "full_name",
+                "sex",
+                "birth_date",
+                "birth_year",
+                "personal_id",
+                "ethnicity",
+                "relation",
+                "has_health_insurance",
+            ]
+        )
         for row in member_rows:
             birth_date, birth_year = parse.parse_date_or_year(row["ngay_sinh"])
-            member_data.append([
-                ids.get((row["ma_xa"], row["ma_ho"]), ""), row["ho_ten"], parse.parse_sex(row["gioi_tinh"]),
-                birth_date.isoformat() if birth_date else "", birth_year, row["so_dinh_danh"] or "",
-                ethnicities[row["dan_toc"]], parse.parse_relation(row["quan_he"]), flag(row["bhyt"]),
-            ])
+            member_data.append(
+                [
+                    ids.get((row["ma_xa"], row["ma_ho"]), ""),
+                    row["ho_ten"],
+                    parse.parse_sex(row["gioi_tinh"]),
+                    birth_date.isoformat() if birth_date else "",
+                    birth_year,
+                    row["so_dinh_danh"] or "",
+                    ethnicities[row["dan_toc"]],
+                    parse.parse_relation(row["quan_he"]),
+                    flag(row["bhyt"]),
+                ]
+            )
         cpu_before = cpu_seconds()
         started = time.perf_counter()
         member_result = modelresource_factory(Member)().import_data(member_data, dry_run=False, use_transactions=True)
         member_seconds = time.perf_counter() - started
         member_cpu = cpu_seconds() - cpu_before
         peak = peak_rss_mb()
-        written = (Household.objects.filter(pk__in=ids.values()).count()
-                   + Member.objects.filter(household_id__in=ids.values()).count())
+        written = (
+            Household.objects.filter(pk__in=ids.values()).count()
+            + Member.objects.filter(household_id__in=ids.values()).count()
+        )
         transaction.set_rollback(True)
 
-    errors = [str(error.error) for _number, row_errors in
-              household_result.row_errors() + member_result.row_errors() for error in row_errors]
+    errors = [
+        str(error.error)
+        for _number, row_errors in household_result.row_errors() + member_result.row_errors()
+        for error in row_errors
+    ]
     return {
-        "households": len(household_rows), "members": len(member_rows), "written": written,
-        "errors": errors[:5], "invalid": len(household_result.invalid_rows) + len(member_result.invalid_rows),
-        "timings": {"households": household_seconds, "members": member_seconds,
-                    "total": household_seconds + member_seconds, "cpu": household_cpu + member_cpu},
+        "households": len(household_rows),
+        "members": len(member_rows),
+        "written": written,
+        "errors": errors[:5],
+        "invalid": len(household_result.invalid_rows) + len(member_result.invalid_rows),
+        "timings": {
+            "households": household_seconds,
+            "members": member_seconds,
+            "total": household_seconds + member_seconds,
+            "cpu": household_cpu + member_cpu,
+        },
         "peak_mb": peak,
     }
 
@@ -770,7 +1025,7 @@ def run_child(role: str, config: dict[str, Any]) -> dict[str, Any]:
     if completed.returncode != 0 or not lines:
         print(completed.stdout, file=sys.stderr)
         raise SystemExit(f"the {role} import failed (exit {completed.returncode}); see its output above")
-    return json.loads(lines[-1][len(RESULT_MARK):])
+    return json.loads(lines[-1][len(RESULT_MARK) :])
 
 
 # -- the report -------------------------------------------------------------------------
@@ -780,17 +1035,29 @@ def machine() -> dict[str, str]:
     cpu = platform.processor()
     memory = "?"
     with contextlib.suppress(OSError, StopIteration):  # not Linux: keep what platform says
-        cpu = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                   if line.startswith("model name"))
+        cpu = next(
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        )
     with contextlib.suppress(OSError, StopIteration):
-        kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
-                  if line.startswith("MemTotal:"))
+        kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal:")
+        )
         memory = f"{kb / 2**20:.1f} GB"
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     # Other work on the machine slows both imports; the load says how busy it was.
     load = " / ".join(f"{value:.1f}" for value in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
-    return {"cpus": str(usable), "cpu": cpu, "memory": memory, "python": platform.python_version(),
-            "os": platform.platform(terse=True), "load": load}
+    return {
+        "cpus": str(usable),
+        "cpu": cpu,
+        "memory": memory,
+        "python": platform.python_version(),
+        "os": platform.platform(terse=True),
+        "load": load,
+    }
 
 
 def versions() -> dict[str, str]:
@@ -802,10 +1069,20 @@ def versions() -> dict[str, str]:
     git = shutil.which("git")
     if not commit and git:
         try:
-            commit = subprocess.run([git, "rev-parse", "--short", "HEAD"], cwd=PROJECT, capture_output=True,  # noqa: S603
-                                    text=True, check=True).stdout.strip()
-            dirty = subprocess.run([git, "status", "--porcelain", "--untracked-files=no"], cwd=PROJECT,  # noqa: S603
-                                   capture_output=True, text=True, check=True).stdout.strip()
+            commit = subprocess.run(
+                [git, "rev-parse", "--short", "HEAD"],
+                cwd=PROJECT,
+                capture_output=True,  # noqa: S603
+                text=True,
+                check=True,
+            ).stdout.strip()
+            dirty = subprocess.run(
+                [git, "status", "--porcelain", "--untracked-files=no"],
+                cwd=PROJECT,  # noqa: S603
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout.strip()
             commit += " + uncommitted changes" if dirty else ""
         except (OSError, subprocess.CalledProcessError):
             commit = ""
@@ -830,26 +1107,38 @@ class Report:
             ("households", f"{self.info.households:,}"),
             ("members", f"{self.info.members:,}"),
             ("rows (households + members)", f"{self.info.rows:,}"),
-            ("list", f"{self.info.format.upper()}, {len(self.info.paths)} file(s), "
-                     f"{self.info.bytes / 2**20:.1f} MB (generated in {self.info.seconds:.0f} s)"),
+            (
+                "list",
+                f"{self.info.format.upper()}, {len(self.info.paths)} file(s), "
+                f"{self.info.bytes / 2**20:.1f} MB (generated in {self.info.seconds:.0f} s)",
+            ),
         ]
         if self.baseline:
             base = self.baseline
             base_rate = (base["households"] + base["members"]) / base["timings"]["total"]
             ratio = ours_rate / base_rate
-            rows.append(("baseline rows/s", f"{base_rate:,.0f}  ({base['households']:,} + {base['members']:,} rows "
-                                            f"in {base['timings']['total']:.1f} s, CPU {base['timings']['cpu']:.1f} s;"
-                                            f" peak {base['peak_mb']:.0f} MB)"))
+            rows.append(
+                (
+                    "baseline rows/s",
+                    f"{base_rate:,.0f}  ({base['households']:,} + {base['members']:,} rows "
+                    f"in {base['timings']['total']:.1f} s, CPU {base['timings']['cpu']:.1f} s;"
+                    f" peak {base['peak_mb']:.0f} MB)",
+                )
+            )
         else:
             rows.append(("baseline rows/s", "skipped (--baseline-rows 0)"))
         timings = self.ours["timings"]
         rows += [
-            ("ours rows/s (end to end)", f"{ours_rate:,.0f}  ({ours_time:.1f} s, CPU {timings['cpu']:.1f} s; "
-                                         f"{self.ours['path']} path)"),
+            (
+                "ours rows/s (end to end)",
+                f"{ours_rate:,.0f}  ({ours_time:.1f} s, CPU {timings['cpu']:.1f} s; {self.ours['path']} path)",
+            ),
             ("  upload / check / write", " / ".join(f"{timings[k]:.1f} s" for k in ("upload", "check", "write"))),
             ("ratio ours / baseline", f"{ratio:.1f}x" if ratio else "n/a"),
-            ("peak memory (ours)", f"{self.ours['peak_mb']:.0f} MB VmHWM ({self.ours['rss_before_mb']:.0f} MB "
-                                   "after Django start-up)"),
+            (
+                "peak memory (ours)",
+                f"{self.ours['peak_mb']:.0f} MB VmHWM ({self.ours['rss_before_mb']:.0f} MB after Django start-up)",
+            ),
             ("database", f"{self.server} ({self.database.label})"),
         ]
         info = machine()
@@ -867,9 +1156,11 @@ class Report:
         for label, met in [
             (f"end to end >= {GOAL_ROWS_PER_S:,} rows/s", ours_rate >= GOAL_ROWS_PER_S),
             (f"ratio >= {GOAL_RATIO}x", ratio is not None and ratio >= GOAL_RATIO),
-            (f"peak < {GOAL_PEAK_MB} MB" + ("" if at_goal_size else
-                                           f" (the goal is set at {GOAL_HOUSEHOLDS:,} households)"),
-             self.ours["peak_mb"] < GOAL_PEAK_MB),
+            (
+                f"peak < {GOAL_PEAK_MB} MB"
+                + ("" if at_goal_size else f" (the goal is set at {GOAL_HOUSEHOLDS:,} households)"),
+                self.ours["peak_mb"] < GOAL_PEAK_MB,
+            ),
         ]:
             print(f"goal {label}: {'met' if met else 'NOT met'}")
         for note in self.notes:
@@ -880,22 +1171,38 @@ class Report:
 
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--households", type=int, default=2_000, help="households in the list (default 2000)")
-    parser.add_argument("--members-per-household", type=int, default=4,
-                        help="mean members per household; the total is exactly N times this (default 4)")
-    parser.add_argument("--format", choices=("csv", "xlsx"), default="csv",
-                        help="two UTF-8 CSV files (default) or one XLSX workbook")
-    parser.add_argument("--database-url", help="run on this database (also BENCH_DATABASE_URL); it is migrated, "
-                        "never dropped. Default: a throwaway PostgreSQL database, else SQLite")
-    parser.add_argument("--baseline-rows", type=int, default=5_000,
-                        help="rows (households + their members) the baseline imports; 0 skips it (default 5000)")
+    parser.add_argument(
+        "--members-per-household",
+        type=int,
+        default=4,
+        help="mean members per household; the total is exactly N times this (default 4)",
+    )
+    parser.add_argument(
+        "--format", choices=("csv", "xlsx"), default="csv", help="two UTF-8 CSV files (default) or one XLSX workbook"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="run on this database (also BENCH_DATABASE_URL); it is migrated, "
+        "never dropped. Default: a throwaway PostgreSQL database, else SQLite",
+    )
+    parser.add_argument(
+        "--baseline-rows",
+        type=int,
+        default=5_000,
+        help="rows (households + their members) the baseline imports; 0 skips it (default 5000)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the throwaway database and the generated list")
     parser.add_argument("--seed", type=int, default=2025, help="random seed of the synthetic province")
-    parser.add_argument("--profile", metavar="FILE",
-                        help="profile our import with cProfile, save the stats to FILE and print the top entries "
-                             "(profiled times are inflated; do not record them)")
+    parser.add_argument(
+        "--profile",
+        metavar="FILE",
+        help="profile our import with cProfile, save the stats to FILE and print the top entries "
+        "(profiled times are inflated; do not record them)",
+    )
     parser.add_argument("--child", choices=("ours", "baseline"), help=argparse.SUPPRESS)
     parser.add_argument("--child-config", help=argparse.SUPPRESS)
     arguments = parser.parse_args(argv)
@@ -924,31 +1231,42 @@ def main(argv: list[str] | None = None) -> None:
         facts = prepare_database()
         notes = [database.note] if database.note else []
         if facts["existing_households"]:
-            notes.append(f"the database already held {facts['existing_households']:,} households of Lào Cai: "
-                         "rows the list shares with it are updates or unchanged, not creations")
+            notes.append(
+                f"the database already held {facts['existing_households']:,} households of Lào Cai: "
+                "rows the list shares with it are updates or unchanged, not creations"
+            )
 
         log(f"writing {arguments.households:,} households of {facts['province']} as {arguments.format.upper()}")
-        info = write_province(work, arguments.format, arguments.households, arguments.members_per_household,
-                              arguments.seed)
-        log(f"list: {info.households:,} households, {info.members:,} members, "
-            f"{info.bytes / 2**20:.1f} MB in {info.seconds:.0f} s")
+        info = write_province(
+            work, arguments.format, arguments.households, arguments.members_per_household, arguments.seed
+        )
+        log(
+            f"list: {info.households:,} households, {info.members:,} members, "
+            f"{info.bytes / 2**20:.1f} MB in {info.seconds:.0f} s"
+        )
         connections.close_all()  # the children open their own; hold nothing open meanwhile
 
         baseline = None
         if arguments.baseline_rows:
             log(f"baseline: django-import-export's default resource, first {arguments.baseline_rows:,} rows")
-            baseline = run_child("baseline", {"environment": environment, "paths": info.paths,
-                                              "rows": arguments.baseline_rows})
+            baseline = run_child(
+                "baseline", {"environment": environment, "paths": info.paths, "rows": arguments.baseline_rows}
+            )
             if baseline["errors"] or baseline["invalid"]:
-                notes.append(f"the baseline reported errors: {baseline['errors'][:2]} "
-                             f"({baseline['invalid']} invalid rows)")
+                notes.append(
+                    f"the baseline reported errors: {baseline['errors'][:2]} ({baseline['invalid']} invalid rows)"
+                )
         log("ours: exchange.services create_bundle -> check_batch -> confirm_batch -> import_batch")
-        ours = run_child("ours", {"environment": environment, "paths": info.paths, "user": PROVINCE_USER,
-                                  "profile": arguments.profile})
+        ours = run_child(
+            "ours",
+            {"environment": environment, "paths": info.paths, "user": PROVINCE_USER, "profile": arguments.profile},
+        )
         counts = ours["counts"]
         if ours["status"] != "done" or counts["created"] != info.rows:
-            notes.append(f"our import did not create every row: status {ours['status']}, {counts}, "
-                         f"{ours['error']} {ours['issues']}")
+            notes.append(
+                f"our import did not create every row: status {ours['status']}, {counts}, "
+                f"{ours['error']} {ours['issues']}"
+            )
         elif ours["audit_events"] != info.rows:
             notes.append(f"{ours['audit_events']:,} audit events for {info.rows:,} created rows")
         if arguments.profile:
