@@ -79,6 +79,7 @@ class AuditEvent(models.Model):
         BULK = "bulk", _("Bulk operation")
         COMMAND = "command", _("Command")
         DEMO = "demo", _("Demo data")
+        REVIEW = "review", _("Review decision")
 
     at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(
