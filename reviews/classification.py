@@ -24,8 +24,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from django.utils.translation import gettext as _
 from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 
 POOR, NEAR_POOR, MIDDLE, NONE = "poor", "near_poor", "middle", "none"
 RURAL, URBAN = "rural", "urban"
