@@ -143,28 +143,40 @@ MEMBER_COMPARED = ("full_name", "sex", "birth_date", "birth_year", "personal_id"
 
 
 class _Context:
-    """What a plan needs from the database, fetched in a few queries."""
+    """What a plan needs from the database, fetched in a few queries.
 
-    def __init__(self, user, commune_codes: set[str], household_keys: set[tuple[str, str]]):
+    With `household_keys=None` only what the checks of single rows need is
+    fetched (the user's communes and the ethnic groups): the large-file path
+    checks rows one by one that way and leaves the rest to set-wise queries.
+    """
+
+    def __init__(self, user, commune_codes: set[str] | None, household_keys: set[tuple[str, str]] | None):
         self.user = user
-        in_scope = communes_for(user).filter(code__in=commune_codes).order_by("-edition")
+        in_scope = communes_for(user).order_by("-edition")
+        known = AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE)
+        if commune_codes is not None:
+            in_scope = in_scope.filter(code__in=commune_codes)
+            known = known.filter(code__in=commune_codes)
         self.communes: dict[str, AdminUnit] = {}
         for commune in in_scope:
             # A code can stand in both editions of the map; a user whose area spans
             # both (a superuser) gets the newer one.
             self.communes.setdefault(commune.code, commune)
-        self.known_codes = set(
-            AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, code__in=commune_codes)
-            .values_list("code", flat=True)
-        )
+        self.known_codes = set(known.values_list("code", flat=True))
+        self.households: dict[tuple[int, str], Household] = {}
+        self.members: dict[int, list[Member]] = {}
+        self.villages: dict[tuple[int, str], Village] = {}
+        self.groups = list(Ethnicity.objects.all())
+        self._ethnicity_cache: dict[str, Ethnicity | None] = {}
+        if household_keys is None:
+            return
         wanted_codes = {code for _commune, code in household_keys}
         existing = (
             Household.objects.for_user(user)
             .filter(commune__in=list(self.communes.values()), code__in=wanted_codes)
             .select_related("village", "commune")
         )
-        self.households: dict[tuple[int, str], Household] = {(h.commune_id, h.code): h for h in existing}
-        self.members: dict[int, list[Member]] = {}
+        self.households = {(h.commune_id, h.code): h for h in existing}
         for member in (Member.objects.filter(household__in=list(self.households.values()), is_archived=False)
                        .select_related("ethnicity").order_by("pk")):
             self.members.setdefault(member.household_id, []).append(member)
@@ -172,8 +184,6 @@ class _Context:
             (v.commune_id, v.search_name): v
             for v in Village.objects.filter(commune__in=list(self.communes.values()))
         }
-        self.groups = list(Ethnicity.objects.all())
-        self._ethnicity_cache: dict[str, Ethnicity | None] = {}
 
     def ethnicity(self, text: str) -> Ethnicity | None:
         key = fold(text)
@@ -231,111 +241,154 @@ def _cell(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, 
 _BAD = object()
 
 
+def check_household_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str, str, str, dict] | None:
+    """The checks of one households row that need no other row: every cell, and
+    the registry's rules for a household. Returns (commune, code, village name,
+    head's name, values), or None once the problems are recorded in the plan.
+    An empty "area" stays empty: the caller keeps the stored one, or the commune's."""
+    sheet = HOUSEHOLDS
+    v = row.values
+    commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
+    code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
+    village = _cell(plan, sheet, row.number, v, "thon", _text, required=True)
+    head = _cell(plan, sheet, row.number, v, "chu_ho", _text, required=True)
+    area = _cell(plan, sheet, row.number, v, "khu_vuc", parse.parse_area)
+    farm = _cell(plan, sheet, row.number, v, "nong_nghiep", parse.parse_yes_no)
+    phone = _cell(plan, sheet, row.number, v, "dien_thoai", _text)
+    classification = _cell(plan, sheet, row.number, v, "phan_loai", parse.parse_classification)
+    year = _cell(plan, sheet, row.number, v, "nam_phan_loai", parse.parse_year)
+    merit = _cell(plan, sheet, row.number, v, "nguoi_co_cong", parse.parse_yes_no)
+    social = _cell(plan, sheet, row.number, v, "bao_tro_xa_hoi", parse.parse_yes_no)
+    parsed = (code, village, head, area, farm, phone, classification, year, merit, social)
+    if commune is None or _BAD in parsed:
+        return None
+    try:
+        services.clean_household_values({
+            "village": SimpleNamespace(commune_id=commune.pk, name=village), "code": code, "phone": phone or "",
+            "classification": classification or Household.Classification.NONE, "classification_year": year,
+        }, commune)
+    except ValidationError as exc:
+        for name, messages in exc.message_dict.items():
+            column = HOUSEHOLD_COLUMNS.get(name, "ma_ho")
+            plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
+        return None
+    values = {
+        "area": area or "",
+        "is_farm": bool(farm), "phone": phone or "",
+        "has_meritorious_member": bool(merit), "is_social_protection": bool(social),
+        "classification": classification or Household.Classification.NONE,
+        "classification_year": year,
+    }
+    return commune, code, village, head, values
+
+
+def twice_on_sheet_message(code: str, first_row: int) -> str:
+    return _("Household %(code)s appears twice on this sheet (first on row %(row)d).") % {
+        "code": code, "row": first_row}
+
+
 def _household_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
     sheet = HOUSEHOLDS
     for row in rows:
         plan.rows += 1
-        v = row.values
-        commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
-        code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
-        village = _cell(plan, sheet, row.number, v, "thon", _text, required=True)
-        head = _cell(plan, sheet, row.number, v, "chu_ho", _text, required=True)
-        area = _cell(plan, sheet, row.number, v, "khu_vuc", parse.parse_area)
-        farm = _cell(plan, sheet, row.number, v, "nong_nghiep", parse.parse_yes_no)
-        phone = _cell(plan, sheet, row.number, v, "dien_thoai", _text)
-        classification = _cell(plan, sheet, row.number, v, "phan_loai", parse.parse_classification)
-        year = _cell(plan, sheet, row.number, v, "nam_phan_loai", parse.parse_year)
-        merit = _cell(plan, sheet, row.number, v, "nguoi_co_cong", parse.parse_yes_no)
-        social = _cell(plan, sheet, row.number, v, "bao_tro_xa_hoi", parse.parse_yes_no)
-        parsed = (code, village, head, area, farm, phone, classification, year, merit, social)
-        if commune is None or _BAD in parsed:
+        checked = check_household_row(plan, context, row)
+        if checked is None:
             continue
-        try:
-            services.clean_household_values({
-                "village": SimpleNamespace(commune_id=commune.pk, name=village), "code": code, "phone": phone or "",
-                "classification": classification or Household.Classification.NONE, "classification_year": year,
-            }, commune)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                column = HOUSEHOLD_COLUMNS.get(name, "ma_ho")
-                plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
-            continue
+        commune, code, village, head, values = checked
         key = (commune.pk, code)
         existing_plan = plan.households.get(key)
         if existing_plan is not None and existing_plan.row is not None:
-            plan.reject(sheet, row.number, "ma_ho", code,
-                        _("Household %(code)s appears twice on this sheet (first on row %(row)d).")
-                        % {"code": code, "row": existing_plan.row})
+            plan.reject(sheet, row.number, "ma_ho", code, twice_on_sheet_message(code, existing_plan.row))
             continue
         household = context.households.get(key)
-        values = {
-            "area": area or (household.area if household else ""),
-            "is_farm": bool(farm), "phone": phone or "",
-            "has_meritorious_member": bool(merit), "is_social_protection": bool(social),
-            "classification": classification or Household.Classification.NONE,
-            "classification_year": year,
-        }
+        values["area"] = values["area"] or (household.area if household else "")
         hh_plan = existing_plan or HouseholdPlan(commune=commune, code=code, household=household)
         hh_plan.row, hh_plan.values, hh_plan.village_name, hh_plan.head_name = row.number, values, village, head
         plan.households[key] = hh_plan
+
+
+def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str, dict, str] | None:
+    """The checks of one members row that need no other row: every cell, the
+    personal ID against sex and year of birth, and the registry's rules for a
+    member. Returns (commune, household code, cleaned values, hidden ID as
+    written or ""), or None once the problems are recorded in the plan."""
+    sheet = MEMBERS
+    v = row.values
+    commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
+    code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
+    name = _cell(plan, sheet, row.number, v, "ho_ten", _text, required=True)
+    sex = _cell(plan, sheet, row.number, v, "gioi_tinh", parse.parse_sex, required=True)
+    born = _cell(plan, sheet, row.number, v, "ngay_sinh", parse.parse_date_or_year, required=True)
+    relation = _cell(plan, sheet, row.number, v, "quan_he", parse.parse_relation, required=True)
+    insured = _cell(plan, sheet, row.number, v, "bhyt", parse.parse_yes_no)
+    ethnicity_text = _cell(plan, sheet, row.number, v, "dan_toc", _text, required=True)
+    ethnicity = None
+    if ethnicity_text not in (None, _BAD):
+        ethnicity = context.ethnicity(ethnicity_text)
+        if ethnicity is None:
+            plan.reject(sheet, row.number, "dan_toc", ethnicity_text,
+                        _("“%(value)s” is not one of the 54 ethnic groups.") % {"value": ethnicity_text})
+    raw_id = v.get("so_dinh_danh", "")
+    personal_id = ""
+    masked_id = _text(raw_id) if is_masked_personal_id(str(raw_id or "")) else ""
+    if masked_id:
+        pass  # matched against the stored member later, never stored as such
+    elif raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
+        try:
+            personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1]).value
+        except ValidationError as exc:
+            plan.reject(sheet, row.number, "so_dinh_danh", raw_id, " ".join(exc.messages))
+            personal_id = None
+    if commune is None or ethnicity is None or personal_id is None or _BAD in (
+            code, name, sex, born, relation, insured):
+        return None
+    birth_date, birth_year = born
+    values = {
+        "full_name": name, "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
+        "personal_id": personal_id, "ethnicity": ethnicity, "relation": relation,
+        "has_health_insurance": bool(insured),
+    }
+    try:
+        values = services.clean_member_values(values)
+    except ValidationError as exc:
+        for field_name, messages in exc.message_dict.items():
+            column = MEMBER_COLUMNS.get(field_name, "ho_ten")
+            plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
+        return None
+    return commune, code, values, masked_id
+
+
+def no_household_message(code: str, commune_code: str) -> str:
+    return _("Household %(code)s of commune %(commune)s is neither in the register nor on the "
+             "“Hộ gia đình” sheet.") % {"code": code, "commune": commune_code}
+
+
+def id_taken_message(pid: str, code: str) -> str:
+    return _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
+        "pid": pid, "code": code}
+
+
+def hidden_id_message() -> str:
+    return _("This personal ID is hidden (•). Enter it whole, or keep the hidden form of the ID already in "
+             "the register.")
 
 
 def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
     sheet = MEMBERS
     for row in rows:
         plan.rows += 1
-        v = row.values
-        commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
-        code = _cell(plan, sheet, row.number, v, "ma_ho", _text, required=True)
-        name = _cell(plan, sheet, row.number, v, "ho_ten", _text, required=True)
-        sex = _cell(plan, sheet, row.number, v, "gioi_tinh", parse.parse_sex, required=True)
-        born = _cell(plan, sheet, row.number, v, "ngay_sinh", parse.parse_date_or_year, required=True)
-        relation = _cell(plan, sheet, row.number, v, "quan_he", parse.parse_relation, required=True)
-        insured = _cell(plan, sheet, row.number, v, "bhyt", parse.parse_yes_no)
-        ethnicity_text = _cell(plan, sheet, row.number, v, "dan_toc", _text, required=True)
-        ethnicity = None
-        if ethnicity_text not in (None, _BAD):
-            ethnicity = context.ethnicity(ethnicity_text)
-            if ethnicity is None:
-                plan.reject(sheet, row.number, "dan_toc", ethnicity_text,
-                            _("“%(value)s” is not one of the 54 ethnic groups.") % {"value": ethnicity_text})
-        raw_id = v.get("so_dinh_danh", "")
-        personal_id = ""
-        masked_id = _text(raw_id) if is_masked_personal_id(str(raw_id or "")) else ""
-        if masked_id:
-            pass  # matched against the stored member below, never stored as such
-        elif raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
-            try:
-                personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1]).value
-            except ValidationError as exc:
-                plan.reject(sheet, row.number, "so_dinh_danh", raw_id, " ".join(exc.messages))
-                personal_id = None
-        if commune is None or ethnicity is None or personal_id is None or _BAD in (
-                code, name, sex, born, relation, insured):
+        checked = check_member_row(plan, context, row)
+        if checked is None:
             continue
+        commune, code, values, masked_id = checked
         key = (commune.pk, code)
         hh_plan = plan.households.get(key)
         if hh_plan is None:
             household = context.households.get(key)
             if household is None:
-                plan.reject(sheet, row.number, "ma_ho", code,
-                            _("Household %(code)s of commune %(commune)s is neither in the register nor on the "
-                              "“Hộ gia đình” sheet.") % {"code": code, "commune": commune.code})
+                plan.reject(sheet, row.number, "ma_ho", code, no_household_message(code, commune.code))
                 continue
             hh_plan = plan.households[key] = HouseholdPlan(commune=commune, code=code, household=household)
-        birth_date, birth_year = born
-        values = {
-            "full_name": name, "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
-            "personal_id": personal_id, "ethnicity": ethnicity, "relation": relation,
-            "has_health_insurance": bool(insured),
-        }
-        try:
-            values = services.clean_member_values(values)
-        except ValidationError as exc:
-            for name, messages in exc.message_dict.items():
-                column = MEMBER_COLUMNS.get(name, "ho_ten")
-                plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
-            continue
         hh_plan.members.append(MemberPlan(row=row.number, values=values, masked_id=masked_id))
 
 
@@ -354,9 +407,7 @@ def _match_members(plan: Plan, context: _Context) -> None:
         for member_plan in hh_plan.members:
             pid = member_plan.values["personal_id"]
             if pid and pid in owners and owners[pid][0] != own_pk:
-                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid,
-                            _("The personal ID %(pid)s already belongs to a member of household %(code)s.")
-                            % {"pid": pid, "code": owners[pid][1]})
+                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid, id_taken_message(pid, owners[pid][1]))
                 continue
             kept.append(member_plan)
         hh_plan.members = kept
@@ -372,8 +423,7 @@ def _match_members(plan: Plan, context: _Context) -> None:
             if member_plan.masked_id:
                 if member is None or mask_personal_id(member.personal_id) != member_plan.masked_id:
                     plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", member_plan.masked_id,
-                                _("This personal ID is hidden (•). Enter it whole, or keep the hidden form of "
-                                  "the ID already in the register."))
+                                hidden_id_message())
                     member_plan.action = "duplicate"
                     continue
                 values["personal_id"] = member.personal_id
@@ -401,24 +451,35 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+def household_problem(code: str, *, is_new: bool, members: int, heads: int, sheet_head: str, member_head: str,
+                      id_twice: bool) -> str:
+    """What is wrong with a household as it would be after the import ("" if nothing):
+    a new one without members, other than exactly one head, a head named otherwise
+    on the households sheet, a personal ID given twice."""
+    if is_new and not members:
+        return _("Household %(code)s is new but has no members on the “Thành viên” sheet.") % {"code": code}
+    if heads != 1:
+        return _("Household %(code)s would have %(count)d heads; it needs exactly one.") % {
+            "code": code, "count": heads}
+    if sheet_head and fold(sheet_head) != fold(member_head):
+        return _("The head of household %(code)s is “%(sheet_name)s” on the “Hộ gia đình” sheet but "
+                 "“%(member_name)s” among its members.") % {
+            "code": code, "sheet_name": sheet_head, "member_name": member_head}
+    if id_twice:
+        return _("A personal ID is given twice in household %(code)s.") % {"code": code}
+    return ""
+
+
 def _check_household(plan: Plan, hh_plan: HouseholdPlan, stored: list[Member], claimed: dict[int, int]) -> None:
     final_heads = [m.values["full_name"] for m in hh_plan.members if m.values["relation"] == Member.Relation.HEAD]
     final_heads += [m.full_name for m in stored if m.pk not in claimed and m.relation == Member.Relation.HEAD]
     member_rows = [m.row for m in hh_plan.members]
-    problem = ""
-    if hh_plan.household is None and not hh_plan.members:
-        problem = _("Household %(code)s is new but has no members on the “Thành viên” sheet.") % {
-            "code": hh_plan.code}
-    elif len(final_heads) != 1:
-        problem = _("Household %(code)s would have %(count)d heads; it needs exactly one.") % {
-            "code": hh_plan.code, "count": len(final_heads)}
-    elif hh_plan.head_name and fold(hh_plan.head_name) != fold(final_heads[0]):
-        problem = _("The head of household %(code)s is “%(sheet_name)s” on the “Hộ gia đình” sheet but "
-                    "“%(member_name)s” among its members.") % {
-            "code": hh_plan.code, "sheet_name": hh_plan.head_name, "member_name": final_heads[0]}
     ids = [m.values["personal_id"] for m in hh_plan.members if m.values["personal_id"]]
-    if not problem and len(ids) != len(set(ids)):
-        problem = _("A personal ID is given twice in household %(code)s.") % {"code": hh_plan.code}
+    problem = household_problem(
+        hh_plan.code, is_new=hh_plan.household is None, members=len(hh_plan.members), heads=len(final_heads),
+        sheet_head=hh_plan.head_name, member_head=final_heads[0] if final_heads else "",
+        id_twice=len(ids) != len(set(ids)),
+    )
     if not problem:
         return
     hh_plan.rejected = True
