@@ -17,6 +17,8 @@ from exchange.models import ImportBatch
 from households import summaries
 from households.models import CommuneSummary, Ethnicity, Member
 
+from .review_world import build_reviews, decided_year
+
 ROLES = ["anonymous", "officer", "reviewer", "province_admin", "superuser"]
 STAFF = ROLES[1:]
 
@@ -66,7 +68,46 @@ def object_for(model, world, role, inside):
         return world.officer
     if model == "importbatch":
         return ImportBatch.objects.get(pk=batch(world, role, inside)["pk"])
+    if model in REVIEW_MODELS:
+        return review_object(model, world, household)
     raise AssertionError(f"no test object for {model}")
+
+
+REVIEW_MODELS = {"povertystandard", "scoreitem", "screeningrule", "reviewround", "survey", "request",
+                 "villagemeeting", "complaint", "householdstatus", "reviewevent"}
+
+
+def review_object(model, world, household):
+    """The review object of `household`'s commune (from `world.reviews`), or a standard's row."""
+    from reviews.models import HouseholdStatus, PovertyStandard, ScoreItem, ScreeningRule
+
+    review = world.reviews[household.commune_id]
+    standard = review.round.standard
+    if model == "povertystandard":
+        return standard
+    if model == "scoreitem":  # test data, not an official point table
+        return ScoreItem.objects.get_or_create(standard=standard, question="T1", answer="1", area="", defaults={
+            "question_text": "Câu hỏi thử", "answer_text": "Trả lời thử", "points": 5})[0]
+    if model == "screeningrule":
+        return ScreeningRule.objects.get_or_create(standard=standard, number=99,
+                                                   defaults={"question": "Câu hỏi thử"})[0]
+    if model == "reviewround":
+        return review.round
+    if model == "survey":
+        return review.survey
+    if model == "request":
+        return review.request
+    if model == "villagemeeting":
+        return review.meeting
+    if model == "complaint":
+        return review.complaint
+    if model == "reviewevent":
+        return review.round.events.first()
+    # An official status of the household (test data where no round was decided).
+    status = HouseholdStatus.objects.filter(household=household).first()
+    return status or HouseholdStatus.objects.create(
+        household=household, year=review.round.year, category="poor", previous_category="poor",
+        movement="unchanged", round=review.round, standard_code=standard.code, decided_on=review.meeting.held_on)
 
 
 # --- what each role may do in the admin, per model ------------------------------
@@ -83,6 +124,18 @@ ADMIN_MODELS = {
     "core.user": (False, ["superuser"], ["superuser"]),
     # Scoped by owner: a user's own imports (a superuser: all); read-only.
     "exchange.importbatch": (True, STAFF, []),
+    # Standards: reference data, edited by superusers (the provisional standard).
+    "reviews.povertystandard": (False, STAFF, ["superuser"]),
+    "reviews.scoreitem": (False, STAFF, ["superuser"]),
+    "reviews.screeningrule": (False, STAFF, ["superuser"]),
+    # A round changes state only through its admin actions (the services): no add.
+    "reviews.reviewround": (True, STAFF, []),
+    "reviews.survey": (True, STAFF, []),
+    "reviews.request": (True, STAFF, []),
+    "reviews.villagemeeting": (True, STAFF, []),
+    "reviews.complaint": (True, STAFF, []),
+    "reviews.householdstatus": (True, STAFF, []),
+    "reviews.reviewevent": (True, STAFF, []),
 }
 ADMIN_MODEL_URL = re.compile(
     r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>|add/|<path:object_id>/(?:change/|history/|delete/)?"
@@ -210,6 +263,11 @@ def matrix_world(world, settings, tmp_path):
             created_by=user, file=ContentFile(CSV, name="ds.csv"), file_name="ds.csv",
             sha256="0" * 64, size=len(CSV), status=ImportBatch.Status.VALIDATED, rejected=1,
         )
+    # A round in every commune the matrix tries (open, surveyed, one meeting, one
+    # complaint, one request), and last year's round of Tả Thàng decided.
+    world.reviews = build_reviews(world)
+    world.decided_round = decided_year(world.officer, world.reviewer, world.household,
+                                       world.reviews[world.tathang.pk].round.year - 1)
     return world
 
 
