@@ -107,9 +107,14 @@ class RoundActionForm(ActionForm):
 
     comment = forms.CharField(label=gettext_lazy("Comment"), required=False, max_length=2000)
     decision_number = forms.CharField(label=gettext_lazy("Decision number"), required=False, max_length=50)
-    decision_date = forms.DateField(label=gettext_lazy("Decision date (dd/mm/yyyy)"), required=False,
-                                    input_formats=["%d/%m/%Y", "%Y-%m-%d"])
+    # Text here, read by DATE_FIELD below: an unreadable date must be reported, not
+    # turned by the action form's own validation into "no action selected".
+    decision_date = forms.CharField(label=gettext_lazy("Decision date (dd/mm/yyyy)"), required=False,
+                                    max_length=10)
     decision_signer = forms.CharField(label=gettext_lazy("Signed by"), required=False, max_length=120)
+
+
+DATE_FIELD = forms.DateField(input_formats=["%d/%m/%Y", "%Y-%m-%d"])
 
 
 def _refusal(exc: Exception) -> str:
@@ -166,7 +171,7 @@ class ReviewRoundAdmin(ScopedAdmin):
         if not raw:
             return None
         try:
-            return RoundActionForm.base_fields["decision_date"].clean(raw)
+            return DATE_FIELD.clean(raw)
         except ValidationError:
             return False
 
