@@ -79,7 +79,7 @@ REVIEW_MODELS = {"povertystandard", "scoreitem", "screeningrule", "reviewround",
 
 def review_object(model, world, household):
     """The review object of `household`'s commune (from `world.reviews`), or a standard's row."""
-    from reviews.models import HouseholdStatus, PovertyStandard, ScoreItem, ScreeningRule
+    from reviews.models import HouseholdStatus, ScoreItem, ScreeningRule
 
     review = world.reviews[household.commune_id]
     standard = review.round.standard
