@@ -201,7 +201,7 @@ class ReviewRound(models.Model):
         limit_choices_to={"level": AdminUnit.Level.COMMUNE},
     )
     year = models.PositiveSmallIntegerField(_("year"))
-    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.PERIODIC)
+    kind = models.CharField(_("kind of review"), max_length=10, choices=Kind.choices, default=Kind.PERIODIC)
     # 0 for the periodic review; 1–12 for a regular batch (from the 15th of that month).
     month = models.PositiveSmallIntegerField(_("month"), default=0)
     standard = models.ForeignKey(
@@ -351,7 +351,7 @@ class Request(models.Model):
     household = models.ForeignKey(
         Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="review_requests"
     )
-    kind = models.CharField(_("form"), max_length=4, choices=Kind.choices)
+    kind = models.CharField(_("request form"), max_length=4, choices=Kind.choices)
     received_on = models.DateField(_("received on"))
     channel = models.CharField(_("received through"), max_length=12, choices=Channel.choices)
     reason = models.TextField(_("reason given"), blank=True)

@@ -65,7 +65,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('year', models.PositiveSmallIntegerField(verbose_name='year')),
-                ('kind', models.CharField(choices=[('periodic', 'Periodic review'), ('regular', 'Regular review')], default='periodic', max_length=10, verbose_name='kind')),
+                ('kind', models.CharField(choices=[('periodic', 'Periodic review'), ('regular', 'Regular review')], default='periodic', max_length=10, verbose_name='kind of review')),
                 ('month', models.PositiveSmallIntegerField(default=0, verbose_name='month')),
                 ('status', models.CharField(choices=[('open', 'In progress at the commune'), ('submitted', 'Submitted for review'), ('returned', 'Returned to the commune'), ('approved', 'Approved above the commune'), ('decided', 'Recognised by decision')], default='open', max_length=10, verbose_name='status')),
                 ('posting_start', models.DateField(blank=True, null=True, verbose_name='posting started')),
@@ -111,7 +111,7 @@ class Migration(migrations.Migration):
             name='Request',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('add', 'Mẫu 01 – request to be reviewed or added'), ('exit', 'Mẫu 04 – request to leave the list')], max_length=4, verbose_name='form')),
+                ('kind', models.CharField(choices=[('add', 'Mẫu 01 – request to be reviewed or added'), ('exit', 'Mẫu 04 – request to leave the list')], max_length=4, verbose_name='request form')),
                 ('received_on', models.DateField(verbose_name='received on')),
                 ('channel', models.CharField(choices=[('in_person', 'In person at the commune'), ('village_head', 'Through the village head'), ('post', 'By post'), ('online', 'Online')], max_length=12, verbose_name='received through')),
                 ('reason', models.TextField(blank=True, verbose_name='reason given')),
