@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("households.urls")),
+    path("reviews/", include("reviews.urls")),
     path("", include("exchange.urls")),
     path("admin/", admin.site.urls),
 ]

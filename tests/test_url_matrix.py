@@ -184,6 +184,49 @@ def admin_batch(world, role, inside):
     return {"batch_id": batch(world, role, inside)["pk"]}
 
 
+def review_of(world, role, inside):
+    """The review objects (round, survey, meeting, complaint, request) of the commune tried."""
+    return world.reviews[household_for(world, role, inside).commune_id]
+
+
+def rnd(world, role, inside):
+    return {"pk": review_of(world, role, inside).round.pk}
+
+
+def rnd_of(world, role, inside):
+    return {"round_pk": review_of(world, role, inside).round.pk}
+
+
+def decided_rnd(world, role, inside):
+    """Tả Thàng's decided round inside; outside, the other commune's round (not found anyway)."""
+    return {"pk": world.decided_round.pk} if inside or role == "superuser" else rnd(world, role, inside)
+
+
+def survey_kw(world, role, inside):
+    review = review_of(world, role, inside)
+    return {"round_pk": review.round.pk, "pk": review.survey.pk}
+
+
+def meeting_kw(world, role, inside):
+    review = review_of(world, role, inside)
+    return {"round_pk": review.round.pk, "village_pk": review.meeting.village_id}
+
+
+def complaint_kw(world, role, inside):
+    review = review_of(world, role, inside)
+    return {"round_pk": review.round.pk, "pk": review.complaint.pk}
+
+
+def certificate_kw(world, role, inside):
+    household = household_for(world, role, inside)
+    round_pk = decided_rnd(world, role, inside)["pk"]
+    return {"round_pk": round_pk, "household_pk": household.pk}
+
+
+def request_kw(world, role, inside):
+    return {"pk": review_of(world, role, inside).request.pk}
+
+
 CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
 USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
          "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
@@ -226,6 +269,31 @@ APP_URLS = {
     "admin:password_change_done": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:jsi18n": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:app_list": (lambda w, r, i: {"app_label": "households"}, by_role(302, 200, 200, 200, 200), None),
+    # The review: everyone in the area reads; the commune's steps are its officer's,
+    # approving and returning the reviewer's; a province administrator only reads.
+    "reviews:rounds": (None, by_role(302, 200, 200, 200, 200), None),
+    "reviews:round_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "reviews:round": (rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:round_add": (rnd, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:round_submit": (rnd, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "reviews:round_approve": (rnd, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "reviews:round_return": (rnd, by_role(302, 403, 200, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:round_decision": (rnd, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:decision_print": (decided_rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:posting": (rnd, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:posting_print": (rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:survey": (survey_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:survey_preview": (
+        survey_kw, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "reviews:meeting": (meeting_kw, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:meeting_minutes": (meeting_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:complaint_new": (rnd_of, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:complaint_resolve": (
+        complaint_kw, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:certificate": (certificate_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reviews:requests": (None, by_role(302, 200, 200, 200, 200), None),
+    "reviews:request_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "reviews:request_refuse": (request_kw, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
 }
 SPECIAL = {"admin:autocomplete", "admin:view_on_site", "admin/(?P<url>.*)$"}
 

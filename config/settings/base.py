@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "crispy_bootstrap5",
     "import_export",
     "bootstrap",  # Bootstrap 5 CSS/JS, served from our own static files
+    "django_htmx",  # htmx served from our own static files (the survey form's live result)
     # Ours
     "core",
     "geo",
