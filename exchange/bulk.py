@@ -1,14 +1,27 @@
-"""The path for large files: stream, park, then check and write in household order.
+"""The path for large files: stream, check, park; then check across rows and load in bulk.
 
 A province's list (hundreds of thousands of households, millions of people)
 cannot be held in memory, and its member rows need not follow the household
-rows. So the file is streamed once into `StagedRow` (COPY on PostgreSQL,
-batched inserts elsewhere), keyed by "commune code|household code". The
-ordinary checks and writes (`importer.plan_import` / `importer.apply_plan`)
-then run on a few thousand households at a time, walking that key in order,
-so every household arrives with all its members wherever they stood in the file.
-The only check that spans households, a personal ID used twice in the file, is
-made beforehand with one grouped query.
+rows. So:
+
+1. `stage()` streams the file once. Every row is parsed and checked on its own
+   by the importer's own row checks (`importer.check_household_row` /
+   `check_member_row`) and parked in `StagedRow` with its parsed values or its
+   problems (COPY on PostgreSQL, batched inserts elsewhere).
+2. The checks that span rows run as a few set-wise queries over the parked
+   batch (`_cross_checks`): a personal ID in two households of the file, a
+   household twice on its sheet, members whose household is nowhere, personal
+   IDs that belong to someone in the register, hidden IDs, and each new
+   household as it would be (members, one head, the head's name, an ID twice).
+3. Households already in the register (an update, or the same file again) are
+   few in a first load and need their stored members: their rows go, a few
+   thousand households at a time, through the ordinary planner and writer
+   (`importer.plan_import` / `apply_plan`), so updates keep exactly the
+   semantics of a small file.
+4. New households are written in bulk, a few thousand at a time in household
+   order: villages first, then households with their derived columns, members
+   and one audit event per created record, linked to the batch (COPY on
+   PostgreSQL, batched inserts elsewhere). Memory stays bounded by the chunk.
 """
 
 from __future__ import annotations
@@ -17,13 +30,22 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
+from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 
+from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
-from django.db.models import Count
+from django.db import connection, models, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from core.models import AuditEvent
+from core.text import fold
+from geo.models import AdminUnit
+from households import services
+from households.models import Ethnicity, Household, Member, Village
 
 from . import importer
 from .columns import HOUSEHOLDS, MEMBERS, SHEETS
@@ -31,8 +53,13 @@ from .models import ImportBatch, StagedRow
 from .reader import Row
 
 LARGE_FILE_BYTES = 4 * 1024 * 1024  # past this, files take this path
-HOUSEHOLDS_PER_CHUNK = 2_000
-STAGE_BATCH_ROWS = 5_000
+HOUSEHOLDS_PER_CHUNK = 5_000
+STAGE_BATCH_ROWS = 10_000
+# Problems listed in a report (the count of rejected rows is always exact).
+MAX_LISTED_ISSUES = 20_000
+
+_SHEET_OF = {"households": HOUSEHOLDS, "members": MEMBERS}
+_ACCEPTED = "issues = '' AND problem = ''"
 
 
 class Rejected(Exception):
@@ -47,15 +74,13 @@ def is_large(batch: ImportBatch) -> bool:
     return batch.size > LARGE_FILE_BYTES
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, date):
-        return value.strftime("%d/%m/%Y")
-    return value
+@lru_cache(maxsize=65_536)
+def _fold(text: str) -> str:
+    # Names, villages and spellings repeat all over a province's list.
+    return fold(text)
 
 
-def _sort_key(values: dict[str, Any]) -> str:
+def _raw_sort_key(values: dict[str, Any]) -> str:
     try:
         commune = importer._commune_code(values.get("ma_xa", ""))
     except ValidationError:
@@ -63,46 +88,263 @@ def _sort_key(values: dict[str, Any]) -> str:
     return f"{commune}|{importer._text(values.get('ma_ho', ''))}"[:40]
 
 
-def _copy(rows: list[tuple]) -> None:
-    """Write parked rows: COPY on PostgreSQL, multi-row INSERTs elsewhere."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            table = StagedRow._meta.db_table
-            with cursor.cursor.copy(
-                f"COPY {table} (batch_id, kind, row, sort_key, personal_id, values) FROM STDIN"  # noqa: S608
-            ) as copy:
+# -- database helpers ------------------------------------------------------------------
+
+
+def _table(model: type[models.Model]) -> str:
+    return connection.ops.quote_name(model._meta.db_table)
+
+
+def _column(model: type[models.Model], name: str) -> str:
+    return model._meta.get_field(name).column
+
+
+def _execute(sql: str, params: Iterable[Any] = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.rowcount
+
+
+def _fetch(sql: str, params: Iterable[Any] = ()) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, list(params))
+        return cursor.fetchall()
+
+
+def _insert(model: type[models.Model], columns: list[str], rows: list[tuple]) -> None:
+    """Write rows: COPY on PostgreSQL, batched INSERTs elsewhere."""
+    if not rows:
+        return
+    names = ", ".join(connection.ops.quote_name(c) for c in columns)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            with cursor.cursor.copy(f"COPY {_table(model)} ({names}) FROM STDIN") as copy:  # noqa: S608
                 for row in rows:
                     copy.write_row(row)
-        return
-    StagedRow.objects.bulk_create(
-        [StagedRow(batch_id=b, kind=k, row=r, sort_key=s, personal_id=p, values=json.loads(v))
-         for b, k, r, s, p, v in rows]
-    )
+            return
+        marks = ", ".join(["%s"] * len(columns))
+        rows = [tuple(v.isoformat() if type(v) is date else v for v in row) for row in rows]
+        cursor.executemany(f"INSERT INTO {_table(model)} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
+
+class _Layout:
+    """The columns of a bulk write: the ones given, then every other column of the
+    model with its default, so a column added to the model later is still filled."""
+
+    def __init__(self, model: type[models.Model], given: tuple[str, ...]):
+        self.model = model
+        fields = {f.attname: f for f in model._meta.concrete_fields}
+        rest = [f for name, f in fields.items() if name not in given and not f.primary_key]
+        self.columns = [fields[name].column for name in given] + [f.column for f in rest]
+        self.defaults = tuple(f.get_db_prep_save(f.get_default(), connection) for f in rest)
+
+    def write(self, rows: list[tuple]) -> None:
+        defaults = self.defaults
+        _insert(self.model, self.columns, [row + defaults for row in rows] if defaults else rows)
+
+
+def _new_ids(model: type[models.Model], count: int, taken: dict[str, int]) -> list[int]:
+    """Primary keys for `count` new rows, reserved before they are written."""
+    if count == 0:
+        return []
+    table = model._meta.db_table
+    if connection.vendor == "postgresql":
+        rows = _fetch("SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                      [connection.ops.quote_name(table), model._meta.pk.column, count])
+        return [row[0] for row in rows]
+    # SQLite: the transaction already holds the write lock (it updated the parked
+    # rows first), so nobody else takes these numbers meanwhile.
+    highest = _fetch(f"SELECT MAX({model._meta.pk.column}) FROM {_table(model)}")[0][0] or 0  # noqa: S608
+    sequence = _fetch("SELECT seq FROM sqlite_sequence WHERE name = %s", [table])
+    start = max(highest, sequence[0][0] if sequence else 0, taken.get(table, 0)) + 1
+    taken[table] = start + count - 1
+    return list(range(start, start + count))
+
+
+def _timestamp(value):
+    return value if connection.vendor == "postgresql" else connection.ops.adapt_datetimefield_value(value)
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+# -- 1. stage ---------------------------------------------------------------------------
+
+_STAGED_COLUMNS = (
+    "batch_id", "kind", "row", "sort_key", "personal_id", "issues", "commune_id", "code", "name", "name_key",
+    "village", "village_key", "area", "is_farm", "phone", "merit", "social", "classification",
+    "classification_year", "sex", "birth_date", "birth_year", "pid", "pid_legacy", "masked_id", "ethnicity_id",
+    "relation", "insured",
+)
+_NO_HOUSEHOLD = ("", None, "", None, None, "", None)
+_NO_MEMBER = ("", None, None, "", None, "", None, "", None)
+
+
+def _staged_row(batch_id: int, kind: str, row: Row, plan: importer.Plan, context) -> tuple:
+    values = row.values
+    if kind == "households":
+        checked = importer.check_household_row(plan, context, row)
+        personal_id = ""
+    else:
+        checked = importer.check_member_row(plan, context, row)
+        raw_id = values.get("so_dinh_danh", "")
+        personal_id = "" if raw_id in ("", None) else str(raw_id)[:40]
+    if checked is None:
+        issues = json.dumps([[i.column, i.value, i.message] for i in plan.issues], ensure_ascii=False)
+        plan.issues.clear()
+        plan.rejected_rows.clear()
+        return (batch_id, kind, row.number, _raw_sort_key(values), personal_id, issues, None, "", "", "",
+                "", "", *_NO_HOUSEHOLD, *_NO_MEMBER)
+    if kind == "households":
+        commune, code, village, head, v = checked
+        return (batch_id, kind, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
+                head, _fold(head), village, _fold(village), v["area"], v["is_farm"], v["phone"],
+                v["has_meritorious_member"], v["is_social_protection"], v["classification"],
+                v["classification_year"], *_NO_MEMBER)
+    commune, code, v, masked_id = checked
+    return (batch_id, kind, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
+            v["full_name"], _fold(v["full_name"]), "", "", *_NO_HOUSEHOLD, v["sex"], v["birth_date"],
+            v["birth_year"], v["personal_id"], v["personal_id_is_legacy"], masked_id, v["ethnicity"].pk,
+            v["relation"], v["has_health_insurance"])
 
 
 def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | None = None) -> int:
-    """Stream every households and members row of the file into StagedRow."""
+    """Stream every households and members row of the file, checked on its own, into StagedRow."""
     StagedRow.objects.filter(batch=batch).delete()
+    context = importer._Context(batch.created_by, None, None)
+    plan = importer.Plan()
+    out = _Layout(StagedRow, _STAGED_COLUMNS)
     staged = 0
     pending: list[tuple] = []
     for table in tables:
         if table.kind not in ("households", "members") or table.missing_required:
             continue  # a sheet without its required columns is refused as a whole (see check)
         for row in table.rows():
-            values = {key: _jsonable(value) for key, value in row.values.items() if value not in ("", None)}
-            personal_id = str(values.get("so_dinh_danh", ""))[:40] if table.kind == "members" else ""
-            pending.append((batch.pk, table.kind, row.number, _sort_key(values), personal_id,
-                            json.dumps(values, ensure_ascii=False)))
+            pending.append(_staged_row(batch.pk, table.kind, row, plan, context))
             if len(pending) >= STAGE_BATCH_ROWS:
-                _copy(pending)
+                out.write(pending)
                 staged += len(pending)
                 pending.clear()
                 if progress:
                     progress(staged, 0)
-    if pending:
-        _copy(pending)
-        staged += len(pending)
-    return staged
+    out.write(pending)
+    return staged + len(pending)
+
+
+# -- 2. checks across rows ------------------------------------------------------------------
+
+
+def _mark(problems: list[tuple[int, str, str, Any, str]]) -> None:
+    """Record problems found across rows: (staged row id, kind, column key, value, message)."""
+    if not problems:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"UPDATE {_table(StagedRow)} SET problem = %s, problem_column = %s, problem_value = %s "  # noqa: S608
+            "WHERE id = %s",
+            [(message, _SHEET_OF[kind].column(column).header, importer._short(value)[:255], pk)
+             for pk, kind, column, value, message in problems],
+        )
+
+
+def _cross_checks(batch: ImportBatch) -> None:
+    staged, b = _table(StagedRow), batch.pk
+    households, members, units = _table(Household), _table(Member), _table(AdminUnit)
+    _execute(f"UPDATE {staged} SET problem = '', problem_column = '', problem_value = '', existing = FALSE "  # noqa: S608
+             "WHERE batch_id = %s AND (problem <> '' OR existing)", [b])
+    # Households in the register already: their rows go through the ordinary planner.
+    _execute(f"UPDATE {staged} SET existing = TRUE WHERE batch_id = %s AND issues = '' AND EXISTS "  # noqa: S608
+             f"(SELECT 1 FROM {households} h WHERE h.commune_id = {staged}.commune_id "
+             f"AND h.code = {staged}.code)", [b])
+
+    # A personal ID as written in more than one household of the file.
+    rows = _fetch(
+        f"SELECT id, personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' "  # noqa: S608
+        f"AND personal_id IN (SELECT personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' "
+        "AND personal_id <> '' GROUP BY personal_id HAVING COUNT(DISTINCT sort_key) > 1)", [b, b])
+    _mark([(pk, "members", "so_dinh_danh", value,
+            _("The personal ID %(pid)s stands in more than one household of this file.") % {"pid": value})
+           for pk, value in rows])
+
+    # A household twice on its sheet: the first row stands, the others are refused.
+    rows = _fetch(
+        f"SELECT s.id, s.code, d.first_row FROM {staged} s JOIN (SELECT commune_id, code, MIN(row) AS first_row "  # noqa: S608
+        f"FROM {staged} WHERE batch_id = %s AND kind = 'households' AND {_ACCEPTED} "
+        "GROUP BY commune_id, code HAVING COUNT(*) > 1) d ON d.commune_id = s.commune_id AND d.code = s.code "
+        f"WHERE s.batch_id = %s AND s.kind = 'households' AND s.{_ACCEPTED.replace(' AND ', ' AND s.')} "
+        "AND s.row > d.first_row", [b, b])
+    _mark([(pk, "households", "ma_ho", code, importer.twice_on_sheet_message(code, first))
+           for pk, code, first in rows])
+
+    member_ok = f"s.batch_id = %s AND s.kind = 'members' AND s.issues = '' AND s.problem = '' AND NOT s.existing"
+    # Members whose household is neither in the register nor on the households sheet.
+    rows = _fetch(
+        f"SELECT s.id, s.code, c.code FROM {staged} s JOIN {units} c ON c.id = s.commune_id "  # noqa: S608
+        f"WHERE {member_ok} AND NOT EXISTS (SELECT 1 FROM {staged} h WHERE h.batch_id = %s "
+        "AND h.kind = 'households' AND h.issues = '' AND h.problem = '' AND h.commune_id = s.commune_id "
+        "AND h.code = s.code)", [b, b])
+    _mark([(pk, "members", "ma_ho", code, importer.no_household_message(code, commune_code))
+           for pk, code, commune_code in rows])
+
+    # Personal IDs that belong to a current member of another household of the register.
+    rows = _fetch(
+        f"SELECT s.id, s.pid, h.code FROM {staged} s JOIN {members} m ON m.personal_id = s.pid "  # noqa: S608
+        f"JOIN {households} h ON h.id = m.household_id WHERE {member_ok} AND s.pid <> '' "
+        "AND m.personal_id <> '' AND NOT m.is_archived", [b])
+    _mark([(pk, "members", "so_dinh_danh", pid, importer.id_taken_message(pid, code)) for pk, pid, code in rows])
+
+    # A hidden ID can only stand for the ID of a stored member; a new household has none.
+    rows = _fetch(f"SELECT s.id, s.masked_id FROM {staged} s WHERE {member_ok} AND s.masked_id <> ''", [b])  # noqa: S608
+    _mark([(pk, "members", "so_dinh_danh", masked, importer.hidden_id_message()) for pk, masked in rows])
+
+    # Each new household as it would be: members, exactly one head, the head's name, no ID twice.
+    rows = _fetch(
+        f"SELECT h.id, h.sort_key, h.code, h.name, m.members, m.heads, m.head_name, m.pids, m.distinct_pids "  # noqa: S608
+        f"FROM {staged} h LEFT JOIN (SELECT s.commune_id, s.code, COUNT(*) AS members, "
+        "SUM(CASE WHEN s.relation = 'head' THEN 1 ELSE 0 END) AS heads, "
+        "MAX(CASE WHEN s.relation = 'head' THEN s.name END) AS head_name, "
+        "MAX(CASE WHEN s.relation = 'head' THEN s.name_key END) AS head_key, "
+        "COUNT(NULLIF(s.pid, '')) AS pids, COUNT(DISTINCT NULLIF(s.pid, '')) AS distinct_pids "
+        f"FROM {staged} s WHERE {member_ok} GROUP BY s.commune_id, s.code) m "
+        "ON m.commune_id = h.commune_id AND m.code = h.code "
+        "WHERE h.batch_id = %s AND h.kind = 'households' AND h.issues = '' AND h.problem = '' AND NOT h.existing "
+        "AND (m.members IS NULL OR m.heads <> 1 OR m.head_key <> h.name_key OR m.pids <> m.distinct_pids)",
+        [b, b])
+    problems, households_at_fault = [], []
+    for pk, sort_key, code, head, count, heads, head_name, pids, distinct in rows:
+        message = importer.household_problem(
+            code, is_new=True, members=count or 0, heads=heads or 0, sheet_head=head,
+            member_head=head_name or "", id_twice=(pids or 0) != (distinct or 0))
+        problems.append((pk, "households", "ma_ho", code, message))
+        households_at_fault.append((message, MEMBERS.column("ma_ho").header, importer._short(code)[:255],
+                                    b, sort_key))
+    _mark(problems)
+    if households_at_fault:
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"UPDATE {staged} SET problem = %s, problem_column = %s, problem_value = %s "  # noqa: S608
+                "WHERE batch_id = %s AND sort_key = %s AND kind = 'members' AND issues = '' AND problem = '' "
+                "AND NOT existing", households_at_fault)
+
+
+def _staged_issues(batch: ImportBatch, limit: int) -> list[importer.Issue]:
+    issues: list[importer.Issue] = []
+    for kind, number, cell_issues, column, value, message in _fetch(
+        f"SELECT kind, row, issues, problem_column, problem_value, problem FROM {_table(StagedRow)} "  # noqa: S608
+        "WHERE batch_id = %s AND (issues <> '' OR problem <> '') ORDER BY kind, row LIMIT %s", [batch.pk, limit]
+    ):
+        title = SHEETS[kind].title
+        if cell_issues:
+            issues += [importer.Issue(title, number, c, v, m) for c, v, m in json.loads(cell_issues)]
+        if message:
+            issues.append(importer.Issue(title, number, column, value, message))
+    return issues
+
+
+# -- 3. households already in the register: the ordinary planner --------------------------------
 
 
 @dataclass
@@ -117,62 +359,218 @@ class _Chunk:
         return iter(self.staged)
 
 
-def _chunks(batch: ImportBatch) -> Iterator[list[_Chunk]]:
+_OLD_COLUMNS = ("kind", "row", "commune_id", "code", "name", "village", "area", "is_farm", "phone", "merit",
+                "social", "classification", "classification_year", "sex", "birth_date", "birth_year", "pid",
+                "masked_id", "ethnicity_id", "relation", "insured")
+
+
+def _cells(record: tuple, communes: dict[int, str], ethnicities: dict[int, str]) -> dict[str, Any]:
+    """A parked row's parsed values as cells the importer reads back to the same values."""
+    (kind, _number, commune_id, code, name, village, area, is_farm, phone, merit, social, classification,
+     classification_year, sex, birth_date, birth_year, pid, masked_id, ethnicity_id, relation, insured) = record
+    if kind == "households":
+        return {"ma_xa": communes[commune_id], "ma_ho": code, "thon": village, "chu_ho": name, "khu_vuc": area,
+                "nong_nghiep": bool(is_farm), "dien_thoai": phone, "phan_loai": classification,
+                "nam_phan_loai": "" if classification_year is None else classification_year,
+                "nguoi_co_cong": bool(merit), "bao_tro_xa_hoi": bool(social)}
+    return {"ma_xa": communes[commune_id], "ma_ho": code, "ho_ten": name, "gioi_tinh": sex,
+            "ngay_sinh": _as_date(birth_date) or birth_year, "so_dinh_danh": masked_id or pid,
+            "dan_toc": ethnicities[ethnicity_id], "quan_he": relation, "bhyt": bool(insured)}
+
+
+def _key_chunks(batch: ImportBatch, *, existing: bool, columns: tuple[str, ...], order: str) -> Iterator[list]:
+    """The accepted parked rows of new (or of stored) households, a few thousand households at a time."""
+    staged = _table(StagedRow)
+    flag = "existing" if existing else "NOT existing"
+    names = ", ".join(columns)
     last = ""
     while True:
-        keys = list(
-            StagedRow.objects.filter(batch=batch, sort_key__gt=last).order_by("sort_key")
-            .values_list("sort_key", flat=True).distinct()[:HOUSEHOLDS_PER_CHUNK]
-        )
+        keys = _fetch(
+            f"SELECT DISTINCT sort_key FROM {staged} WHERE batch_id = %s AND {flag} AND {_ACCEPTED} "  # noqa: S608
+            "AND sort_key > %s ORDER BY sort_key LIMIT %s", [batch.pk, last, HOUSEHOLDS_PER_CHUNK])
         if not keys:
             return
-        upper = keys[-1]
-        households, members = [], []
-        for kind, number, values in (
-            StagedRow.objects.filter(batch=batch, sort_key__gt=last, sort_key__lte=upper)
-            .order_by("row").values_list("kind", "row", "values")
-        ):
-            (households if kind == "households" else members).append(Row(number=number, values=values))
-        yield [_Chunk("households", HOUSEHOLDS.title, households), _Chunk("members", MEMBERS.title, members)]
+        upper = keys[-1][0]
+        yield _fetch(
+            f"SELECT {names} FROM {staged} WHERE batch_id = %s AND {flag} AND {_ACCEPTED} "  # noqa: S608
+            f"AND sort_key > %s AND sort_key <= %s ORDER BY {order}", [batch.pk, last, upper])
         last = upper
 
 
-def _ids_used_twice(batch: ImportBatch) -> list[importer.Issue]:
-    """Member rows whose personal ID also stands in another household of the file."""
-    members = StagedRow.objects.filter(batch=batch, kind="members").exclude(personal_id="")
-    repeated = set(
-        members.values("personal_id").annotate(households=Count("sort_key", distinct=True))
-        .filter(households__gt=1).values_list("personal_id", flat=True)
-    )
-    if not repeated:
-        return []
-    issues = []
-    for number, value in members.filter(personal_id__in=repeated).order_by("row").values_list("row", "personal_id"):
-        issues.append(importer.Issue(
-            MEMBERS.title, number, MEMBERS.column("so_dinh_danh").header, value,
-            _("The personal ID %(pid)s stands in more than one household of this file.") % {"pid": value},
-        ))
-    return issues
-
-
-def _walk(batch: ImportBatch, *, write: bool, progress: importer.Progress | None):
-    total = StagedRow.objects.filter(batch=batch).count()
-    issues = _ids_used_twice(batch)
-    blocked = {(i.sheet, i.row) for i in issues}
+def _plan_stored(batch: ImportBatch, *, write: bool, progress) -> tuple[list[importer.Issue], Counter, int]:
+    """Rows of households in the register, through the ordinary planner (and writer)."""
+    issues: list[importer.Issue] = []
     counts: Counter[str] = Counter()
-    done = 0
-    for tables in _chunks(batch):
-        for table in tables:
-            table.staged = [row for row in table.staged if (SHEETS[table.kind].title, row.number) not in blocked]
-        plan = importer.plan_import(tables, batch.created_by)
+    rows = 0
+    communes: dict[int, str] = {}
+    ethnicities = dict(Ethnicity.objects.values_list("pk", "name"))
+    for records in _key_chunks(batch, existing=True, columns=_OLD_COLUMNS, order="row"):
+        missing = {r[2] for r in records} - communes.keys()
+        communes.update(AdminUnit.objects.filter(pk__in=missing).values_list("pk", "code"))
+        households, people = [], []
+        for record in records:
+            (households if record[0] == "households" else people).append(
+                Row(number=record[1], values=_cells(record, communes, ethnicities)))
+        plan = importer.plan_import(
+            [_Chunk("households", HOUSEHOLDS.title, households), _Chunk("members", MEMBERS.title, people)],
+            batch.created_by)
         if write and (batch.valid_rows_only or not (plan.issues or issues)):
             importer.apply_plan(plan, batch.created_by, batch=batch.reference)
         counts.update(plan.counts())
         issues.extend(plan.issues)
-        done += plan.rows
+        rows += plan.rows
         if progress:
-            progress(done, total)
-    counts["rejected"] = len({(i.sheet, i.row) for i in issues})
+            progress(rows, 0)
+    return issues, counts, rows
+
+
+# -- 4. new households: bulk load ----------------------------------------------------------------
+
+_NEW_COLUMNS = ("kind", "row", "commune_id", "code", "name", "village_key", "area", "is_farm", "phone", "merit",
+                "social", "classification", "classification_year", "sex", "birth_date", "birth_year", "pid",
+                "pid_legacy", "ethnicity_id", "relation", "insured", "sort_key")
+_HOUSEHOLD_GIVEN = (
+    "id", "commune_id", "village_id", "code", "head_name", "area", "is_farm", "phone", "has_meritorious_member",
+    "is_social_protection", "classification", "classification_year", "is_ethnic_minority", "member_count",
+    "search_text", "version", "created_at", "created_by_id", "updated_at", "updated_by_id", "is_archived",
+    "archived_reason",
+)
+_MEMBER_GIVEN = (
+    "id", "household_id", "full_name", "search_name", "sex", "birth_date", "birth_year", "personal_id",
+    "personal_id_is_legacy", "ethnicity_id", "relation", "has_health_insurance", "created_at", "updated_at",
+    "is_archived", "archived_reason",
+)
+_EVENT_GIVEN = ("at", "actor_id", "source", "action", "content_type_id", "object_id", "object_repr",
+                "household_id", "changes", "reason", "batch")
+
+
+def _villages(batch: ImportBatch, commune_ids: list[int]) -> dict[tuple[int, str], tuple[int, str]]:
+    """Every village the new households name, created in one statement where new."""
+    known = {(c, key): (pk, name) for pk, c, key, name in
+             Village.objects.filter(commune_id__in=commune_ids).values_list("pk", "commune_id", "search_name", "name")}
+    wanted = _fetch(
+        f"SELECT commune_id, village_key, MIN(village) FROM {_table(StagedRow)} WHERE batch_id = %s "  # noqa: S608
+        f"AND kind = 'households' AND NOT existing AND {_ACCEPTED} GROUP BY commune_id, village_key", [batch.pk])
+    new = [Village(commune_id=c, name=name, search_name=key) for c, key, name in wanted if (c, key) not in known]
+    if new:
+        Village.objects.bulk_create(new, batch_size=1000)
+        known = {(c, key): (pk, name) for pk, c, key, name in
+                 Village.objects.filter(commune_id__in=commune_ids)
+                 .values_list("pk", "commune_id", "search_name", "name")}
+    return known
+
+
+def _write_new(batch: ImportBatch, progress, done: int) -> int:
+    """Load the accepted rows of new households; returns the rows written."""
+    user = batch.created_by
+    commune_ids = [row[0] for row in _fetch(
+        f"SELECT DISTINCT commune_id FROM {_table(StagedRow)} WHERE batch_id = %s AND NOT existing "  # noqa: S608
+        f"AND {_ACCEPTED}", [batch.pk])]
+    if not commune_ids:
+        return 0
+    communes = AdminUnit.objects.in_bulk(commune_ids)
+    for commune in communes.values():
+        services.check_can_edit(user, commune, importing=True)
+    villages = _villages(batch, commune_ids)
+    groups = {pk: SimpleNamespace(name=name, is_minority=minority)
+              for pk, name, minority in Ethnicity.objects.values_list("pk", "name", "is_minority")}
+    household_type = ContentType.objects.get_for_model(Household).pk
+    member_type = ContentType.objects.get_for_model(Member).pk
+    now = timezone.now()
+    stamp = _timestamp(now)
+    actor = user.pk if getattr(user, "pk", None) else None
+    source, create, reference = AuditEvent.Source.IMPORT, AuditEvent.Action.CREATE, batch.reference
+    households_out, members_out, events_out = (_Layout(Household, _HOUSEHOLD_GIVEN),
+                                               _Layout(Member, _MEMBER_GIVEN), _Layout(AuditEvent, _EVENT_GIVEN))
+    urban, rural = Household.Area.URBAN, Household.Area.RURAL
+    dumps = json.dumps
+    taken: dict[str, int] = {}
+    written = 0
+    for records in _key_chunks(batch, existing=False, columns=_NEW_COLUMNS, order="sort_key, kind, row"):
+        # Records come household by household, the households row first.
+        groups_of_rows: list[tuple[tuple, list[tuple]]] = []
+        for record in records:
+            if record[0] == "households":
+                groups_of_rows.append((record, []))
+            else:
+                groups_of_rows[-1][1].append(record)
+        household_ids = iter(_new_ids(Household, len(groups_of_rows), taken))
+        member_ids = iter(_new_ids(Member, len(records) - len(groups_of_rows), taken))
+        household_rows, member_rows, events = [], [], []
+        for household, people in groups_of_rows:
+            (_kind, _number, commune_id, code, head, village_key, area, is_farm, phone, merit, social,
+             classification, classification_year) = household[:13]
+            commune = communes[commune_id]
+            village_id, village_name = villages[(commune_id, village_key)]
+            area = area or (urban if commune.is_urban else rural)
+            is_farm, merit, social = bool(is_farm), bool(merit), bool(social)
+            household_id = next(household_ids)
+            derived = services.derived_values(
+                SimpleNamespace(code=code, phone=phone, head_name=head),
+                [SimpleNamespace(relation=p[19], full_name=p[4], ethnicity=groups[p[18]]) for p in people])
+            head_name = derived["head_name"]
+            household_rows.append((
+                household_id, commune_id, village_id, code, head_name, area, is_farm, phone, merit, social,
+                classification, classification_year, derived["is_ethnic_minority"], derived["member_count"],
+                derived["search_text"], 1, stamp, actor, stamp, actor, False, ""))
+            changes = {"commune": [None, str(commune)], "village": [None, village_name], "code": [None, code],
+                       "head_name": [None, head_name], "area": [None, area], "is_farm": [None, is_farm],
+                       "phone": [None, phone], "has_meritorious_member": [None, merit],
+                       "is_social_protection": [None, social], "classification": [None, classification]}
+            if classification_year is not None:
+                changes["classification_year"] = [None, classification_year]
+            events.append((stamp, actor, source, create, household_type, household_id,
+                           f"{code} – {head_name}"[:200], household_id, dumps(changes), "", reference))
+            for person in people:
+                (_k, _n, _c, _code, name, _vk, _a, _f, _p, _m, _s, _cl, _cy, sex, birth_date, birth_year, pid,
+                 legacy, ethnicity_id, relation, insured) = person[:21]
+                member_id = next(member_ids)
+                birth_date = _as_date(birth_date)
+                insured = bool(insured)
+                member_rows.append((
+                    member_id, household_id, name, _fold(name), sex, birth_date, birth_year, pid, bool(legacy),
+                    ethnicity_id, relation, insured, stamp, stamp, False, ""))
+                changes = {"full_name": [None, name], "sex": [None, sex]}
+                if birth_date is not None:
+                    changes["birth_date"] = [None, birth_date.isoformat()]
+                changes.update({"birth_year": [None, birth_year], "personal_id": [None, pid],
+                                "ethnicity": [None, groups[ethnicity_id].name], "relation": [None, relation],
+                                "has_health_insurance": [None, insured]})
+                events.append((stamp, actor, source, create, member_type, member_id, name[:200], household_id,
+                               dumps(changes), "", reference))
+        households_out.write(household_rows)
+        members_out.write(member_rows)
+        events_out.write(events)
+        written += len(records)
+        if progress:
+            progress(done + written, 0)
+    for commune_id in commune_ids:
+        services.queue_summary_refresh(commune_id)
+    return written
+
+
+# -- the steps ---------------------------------------------------------------------------------
+
+
+def _assess(batch: ImportBatch, *, write: bool, progress: importer.Progress | None):
+    """Check across rows, plan the stored households, and (when writing and
+    allowed) write everything. Returns (issues, counts, rows)."""
+    staged = _table(StagedRow)
+    total = StagedRow.objects.filter(batch=batch).count()
+    _cross_checks(batch)
+    rejected, created = _fetch(
+        f"SELECT COALESCE(SUM(CASE WHEN issues <> '' OR problem <> '' THEN 1 ELSE 0 END), 0), "  # noqa: S608
+        f"COALESCE(SUM(CASE WHEN issues = '' AND problem = '' AND NOT existing THEN 1 ELSE 0 END), 0) "
+        f"FROM {staged} WHERE batch_id = %s", [batch.pk])[0]
+    may_write = write and (batch.valid_rows_only or not rejected)
+    stored_issues, counts, _rows = _plan_stored(batch, write=may_write, progress=progress)
+    counts["created"] += created
+    if may_write and (batch.valid_rows_only or not stored_issues):
+        _write_new(batch, progress, 0)
+    counts["rejected"] += rejected
+    issues = _staged_issues(batch, MAX_LISTED_ISSUES) + stored_issues
+    if progress:
+        progress(total, total)
     return issues, dict(counts), total
 
 
@@ -181,8 +579,8 @@ def check(batch: ImportBatch, tables: Iterable, progress: importer.Progress | No
     tables = list(tables)
     stage(batch, tables, progress)
     refused = importer.plan_import([t for t in tables if t.missing_required], batch.created_by)
-    issues, counts, total = _walk(batch, write=False, progress=progress)
-    counts["rejected"] += len(refused.rejected_rows)
+    issues, counts, total = _assess(batch, write=False, progress=progress)
+    counts["rejected"] = counts.get("rejected", 0) + len(refused.rejected_rows)
     return refused.issues + issues, counts, total
 
 
@@ -192,7 +590,7 @@ def run(batch: ImportBatch, progress: importer.Progress | None = None):
     if not StagedRow.objects.filter(batch=batch).exists():
         raise ValidationError(_("The checked rows of this file are no longer available; upload it again."))
     with transaction.atomic():
-        issues, counts, total = _walk(batch, write=True, progress=progress)
+        issues, counts, total = _assess(batch, write=True, progress=progress)
         if issues and not batch.valid_rows_only:
             raise Rejected(issues, counts, total)
     StagedRow.objects.filter(batch=batch).delete()

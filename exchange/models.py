@@ -90,11 +90,15 @@ class ImportIssue(models.Model):
 
 
 class StagedRow(models.Model):
-    """A row of a large file, parsed and parked in the database.
+    """A row of a large file, checked on its own and parked in the database.
 
-    Large files are streamed into this table first (COPY on PostgreSQL), then
-    checked and written a few thousand households at a time in household order,
-    so memory stays bounded whatever the file's size and order of rows.
+    Large files are streamed into this table once (COPY on PostgreSQL): every
+    row is parsed and checked on its own as it passes, and stored with its
+    parsed values and its problems. The checks that span rows (a household
+    twice, members without their household, heads, personal IDs) then run as a
+    few set-wise queries over the batch, and the write loads new households in
+    bulk, a few thousand at a time in household order, so memory stays bounded
+    whatever the file's size and order of rows.
     """
 
     batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+")
@@ -104,7 +108,37 @@ class StagedRow(models.Model):
     sort_key = models.CharField(max_length=40)
     # A member's personal ID as written, for the one check that spans households.
     personal_id = models.CharField(max_length=40, blank=True)
-    values = models.JSONField()
+    # Problems of the row's own cells, as JSON [[column, value, message], ...]; "" when none.
+    issues = models.TextField(blank=True, default="")
+    # The problem a check spanning rows found (at most one a row); "" when none.
+    problem = models.TextField(blank=True, default="")
+    problem_column = models.CharField(max_length=100, blank=True, default="")
+    problem_value = models.CharField(max_length=255, blank=True, default="")
+    # The household is in the register already: its rows go through the ordinary planner.
+    existing = models.BooleanField(default=False)
+    # Parsed values (set when `issues` is empty).
+    commune_id = models.IntegerField(null=True)
+    code = models.TextField(blank=True, default="")
+    name = models.TextField(blank=True, default="")  # the head's name, or the member's
+    name_key = models.TextField(blank=True, default="")  # folded
+    village = models.TextField(blank=True, default="")
+    village_key = models.TextField(blank=True, default="")
+    area = models.CharField(max_length=5, blank=True, default="")
+    is_farm = models.BooleanField(null=True)
+    phone = models.CharField(max_length=40, blank=True, default="")
+    merit = models.BooleanField(null=True)
+    social = models.BooleanField(null=True)
+    classification = models.CharField(max_length=10, blank=True, default="")
+    classification_year = models.SmallIntegerField(null=True)
+    sex = models.CharField(max_length=6, blank=True, default="")
+    birth_date = models.DateField(null=True)
+    birth_year = models.SmallIntegerField(null=True)
+    pid = models.CharField(max_length=12, blank=True, default="")
+    pid_legacy = models.BooleanField(null=True)
+    masked_id = models.CharField(max_length=40, blank=True, default="")
+    ethnicity_id = models.IntegerField(null=True)
+    relation = models.CharField(max_length=12, blank=True, default="")
+    insured = models.BooleanField(null=True)
 
     class Meta:
         indexes = [
