@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.scoping import communes_for
@@ -113,8 +114,10 @@ def round_create(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, _("Round opened with %(n)d household(s) on its list.")
-                             % {"n": round_.surveys.count()})
+            count = round_.surveys.count()
+            messages.success(request, ngettext("Round opened with %(n)d household on its list.",
+                                               "Round opened with %(n)d households on its list.", count)
+                             % {"n": count})
             return redirect(round_)
     return render(request, "reviews/round_form.html", {"form": form})
 
@@ -130,7 +133,7 @@ def _steps(round_: ReviewRound, surveys: list[Survey], complaints: list, today) 
     after_submission = round_.status in (S.SUBMITTED, S.APPROVED, S.DECIDED)
     posting_done = round_.posting_start is not None and round_.posting_end < today
     steps = [
-        (_("List"), total > 0, _("%(n)d household(s)") % {"n": total}),
+        (_("List"), total > 0, ngettext("%(n)d household", "%(n)d households", total) % {"n": total}),
         (_("Surveys"), total > 0 and done_surveys == total,
          _("%(done)d of %(total)d surveyed") % {"done": done_surveys, "total": total}),
         (_("Village meetings"), total > 0 and done_surveys == total and agreed == len(to_meet),
@@ -194,7 +197,8 @@ def round_add(request: HttpRequest, pk: int) -> HttpResponse:
             except ValidationError as exc:
                 attach_errors(form, exc)
             else:
-                messages.success(request, _("%(n)d household(s) added to the list.") % {"n": added})
+                messages.success(request, ngettext("%(n)d household added to the list.",
+                                                   "%(n)d households added to the list.", added) % {"n": added})
                 return redirect(round_)
     return render(request, "reviews/round_add.html", {"round": round_, "form": form})
 
@@ -375,8 +379,11 @@ def meeting(request: HttpRequest, round_pk: int, village_pk: int) -> HttpRespons
                            if not services.meeting_outcome(data["attendance"], agree))
             messages.success(request, _("Meeting of %(village)s recorded.") % {"village": village.name})
             if resurvey:
-                messages.warning(request, _("%(n)d household(s) had less than half of the attendees agreeing "
-                                            "and go back to be surveyed again.") % {"n": resurvey})
+                messages.warning(request, ngettext(
+                    "%(n)d household had less than half of the attendees agreeing and goes back to be surveyed "
+                    "again.",
+                    "%(n)d households had less than half of the attendees agreeing and go back to be surveyed "
+                    "again.", resurvey) % {"n": resurvey})
             return redirect(round_)
     return render(request, "reviews/meeting_form.html", {
         "round": round_, "village": village, "form": form, "meeting": existing,

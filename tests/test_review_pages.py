@@ -427,3 +427,21 @@ def test_round_page_and_rounds_list_queries_do_not_grow_with_households(world, a
     with django_assert_max_num_queries(10):
         assert client.get(reverse("reviews:rounds")).status_code == 200
     assert Household.objects.filter(commune=world.tathang).count() == 31
+
+
+def test_a_superuser_opens_a_round_by_commune_code(world, as_user):
+    client = as_user(world.superuser)
+    response = client.post(reverse("reviews:round_new"), {"commune_code": "2791", "year": TODAY.year,
+                                                          "kind": "regular", "month": ""})
+    assert response.status_code == 200 and response.context["form"].errors["month"]
+    response = client.post(reverse("reviews:round_new"), {"commune_code": "2791", "year": TODAY.year,
+                                                          "kind": "regular", "month": "10"})
+    assert response.status_code == 302
+    assert ReviewRound.objects.get().commune == world.lapantan
+
+
+def test_the_survey_page_loads_htmx_from_our_own_static_files_and_sends_the_csrf_token(world, as_user, open_round):
+    round_, survey = open_round
+    page = as_user(world.officer).get(survey_url(survey)).content.decode()
+    assert "/static/django_htmx/htmx-2.min.js" in page and "X-CSRFToken" in page
+    assert f'hx-post="{survey_url(survey, "reviews:survey_preview")}"' in page
