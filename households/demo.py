@@ -21,7 +21,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TextIO
 
 from django.contrib.auth import get_user_model
@@ -234,6 +234,8 @@ class Result:
     members: int = 0
     users_created: list[str] = field(default_factory=list)
     users_existing: list[str] = field(default_factory=list)
+    review_rounds: int = 0
+    reviews_already_there: bool = False
 
 
 def build(stdout: TextIO | None = None) -> Result:
@@ -245,10 +247,12 @@ def build(stdout: TextIO | None = None) -> Result:
         ethnicities = _ethnicities()
         _create_users(units, result)
         communes = [units[(AdminUnit.Level.COMMUNE, plan.code)] for plan in COMMUNES]
+        history = None
         if Household.objects.filter(commune=units[(AdminUnit.Level.COMMUNE, TA_THANG)]).exists():
             result.already_there = True
         else:
-            _Builder(random.Random(SEED), ethnicities).build(communes, result)
+            history = _Builder(random.Random(SEED), ethnicities).build(communes, result)
+        _ReviewBuilder(units, communes, history, result).build()
     if stdout is not None:
         _report(stdout, result)
     return result
@@ -348,6 +352,11 @@ def _report(stdout: TextIO, result: Result) -> None:
                 "households": result.households, "members": result.members,
             } + "\n"
         )
+    if result.reviews_already_there:
+        stdout.write(_("The demo reviews are already there; none were added.") + "\n")
+    elif result.review_rounds:
+        stdout.write(_("Demo reviews: %(rounds)d review rounds through every step.") % {
+            "rounds": result.review_rounds} + "\n")
     if result.users_created:
         stdout.write(_("Demo users created (password %(password)s): %(names)s") % {
             "password": PASSWORD, "names": ", ".join(result.users_created)} + "\n")
@@ -546,8 +555,19 @@ class _Builder:
             household.search_text = services.derived_values(household, rows)["search_text"]
         return households, per_household
 
-    def build(self, communes: list[AdminUnit], result: Result) -> None:
+    def build(self, communes: list[AdminUnit], result: Result) -> dict[tuple[int, str], tuple[str, ...]]:
+        """Write the households as they were before the first demo review; return their history.
+
+        The drawn classification is the latest (recognised in CLASSIFICATION_YEAR);
+        the reviews of the two years up to it, run through the services, bring
+        each household there from the classification written here.
+        """
         households, per_household = self.generate(communes)
+        history = review_history(households)
+        for household in households:
+            household.classification = history[(household.commune_id, household.code)][0]
+            household.classification_year = (
+                None if household.classification == Household.Classification.NONE else review_years()[0] - 1)
         Household.objects.bulk_create(households, batch_size=500)
         if any(h.pk is None for h in households):  # a backend that returns no ids
             pks = {(c, code): pk for pk, c, code in Household.objects.filter(
@@ -582,6 +602,7 @@ class _Builder:
         result.villages = sum(len(plan.villages) for plan in COMMUNES)
         result.households = len(households)
         result.members = len(members)
+        return history
 
     def _commune(self, plan: CommunePlan, commune: AdminUnit, households: list[Household],
                  families: list[list[_Person]]) -> list[float]:
@@ -705,3 +726,364 @@ def _split(total: int, weights: list[float]) -> list[int]:
         biggest = max(range(len(parts)), key=parts.__getitem__)
         parts[biggest] -= 1
     return parts
+
+
+# --- reviews ------------------------------------------------------------------------
+#
+# Two official years of periodic reviews (the two years before the current one),
+# decided in every demo commune, and the current year's review at a different
+# step in different communes. Every step goes through reviews.services, so the
+# rounds' events, the official statuses and the audit trail are the real ones.
+# The services stamp each step with the present time; the demo then dates the
+# past years' steps back to when they would have happened (Sept–Dec), which is
+# the only thing written here directly.
+
+HISTORY_SEED = SEED + 1
+POOR, NEAR, MIDDLE, NONE = "poor", "near_poor", "middle", "none"
+ON_LISTS = (POOR, NEAR)
+# How a household's classification of a year came about, read backwards: for
+# each classification, the chances of each classification the year before.
+BEFORE = {
+    POOR: ((POOR, 0.86), (NEAR, 0.07), (NONE, 0.07)),
+    NEAR: ((POOR, 0.15), (NEAR, 0.75), (NONE, 0.10)),
+    MIDDLE: ((POOR, 0.05), (NEAR, 0.07), (MIDDLE, 0.88)),
+    NONE: ((POOR, 0.03), (NEAR, 0.05), (NONE, 0.92)),
+}
+# Households that left the poor list in a regular review and fell back in the
+# next periodic one (re-poor), per commune that has them.
+RE_POOR_PER_COMMUNE = 2
+RE_POOR_COMMUNES = (TA_THANG, LA_PAN_TAN, "02701", "02722")
+
+# The current year's round, commune by commune.
+OPEN, PART_SURVEYED, SURVEYED, POSTED, SUBMITTED, RETURNED, APPROVED = (
+    "open", "part_surveyed", "surveyed", "posted", "submitted", "returned", "approved")
+CURRENT_STEP = {
+    TA_THANG: PART_SURVEYED,
+    LA_PAN_TAN: POSTED,  # with an open complaint
+    "02752": SUBMITTED,  # waiting for the district (huyen_muongkhuong)
+    "02782": RETURNED,
+    "02788": SURVEYED,
+    "02701": APPROVED,  # Bát Xát (huyen_batxat)
+    "02692": SUBMITTED,
+}
+# Phiếu A examples, clearly marked: a real province configures its own in the admin.
+EXAMPLE_SCREENING = (
+    "Hộ có ô tô đang sử dụng (ví dụ)",
+    "Hộ có nhà ở kiên cố trị giá trên 1 tỷ đồng (ví dụ)",
+    "Hộ có thành viên hưởng lương hưu trên 3 triệu đồng/tháng (ví dụ)",
+)
+SIGNER = "Chủ tịch UBND xã"
+CHAIRS = ["Giàng Seo Phử", "Vàng A Sử", "Lù Văn Pao", "Tẩn Láo Lở", "Hoàng Văn Sáu", "Sùng A Chứ"]
+COMPLAINANTS = ["Thào Seo Dìn", "Lý Thị Mai", "Vàng Văn Chẳn", "Chảo Láo San"]
+
+
+def review_years() -> tuple[int, int]:
+    """The two official years of the demo: the two years before the current one."""
+    year = timezone.localdate().year
+    return year - 2, year - 1
+
+
+def _pick(rng: random.Random, choices) -> str:
+    draw, total = rng.random(), 0.0
+    for value, weight in choices:
+        total += weight
+        if draw < total:
+            return value
+    return choices[-1][0]
+
+
+def review_history(households: list[Household]) -> dict[tuple[int, str], tuple[str, ...]]:
+    """(commune id, code) → (before the first year, first year, second year, "re_poor" or "").
+
+    The last classification is the one drawn; earlier ones are drawn backwards
+    from it. A household off the lists stays as it was (only a review moves it),
+    and middle living standard is only ever a farm household's.
+    """
+    rng = random.Random(HISTORY_SEED)
+    history = {}
+    re_poor: dict[int, int] = {}
+    codes = {}
+    for household in households:
+        last = str(household.classification)
+        years = [last]
+        for _n in range(2):
+            before = _pick(rng, BEFORE[years[0]])
+            if before == MIDDLE and not household.is_farm:
+                before = NONE
+            if before not in ON_LISTS and years[0] not in ON_LISTS and before != years[0]:
+                before = years[0]
+            years.insert(0, before)
+        codes.setdefault(household.commune_id, household.commune.code if household.commune_id else "")
+        mark = ""
+        if (years[1] == POOR and years[2] == POOR and codes[household.commune_id] in RE_POOR_COMMUNES
+                and re_poor.get(household.commune_id, 0) < RE_POOR_PER_COMMUNE and rng.random() < 0.05):
+            re_poor[household.commune_id] = re_poor.get(household.commune_id, 0) + 1
+            mark = "re_poor"
+        history[(household.commune_id, household.code)] = (*years, mark)
+    return history
+
+
+def _at(day: date, hour: int = 9):
+    return timezone.make_aware(datetime.combine(day, time(hour)))
+
+
+class _ReviewBuilder:
+    def __init__(self, units, communes: list[AdminUnit], history, result: Result):
+        from reviews import services as review_services
+        from reviews.models import ReviewRound
+
+        self.services = review_services
+        self.ReviewRound = ReviewRound
+        self.units, self.communes, self.history, self.result = units, communes, history, result
+        self.rng = random.Random(HISTORY_SEED + 1)
+        self.indicators: dict[int, list[str]] = {}
+        self.today = timezone.localdate()
+        user_model = get_user_model()
+        self.admin = user_model.objects.get(username="admin")
+        self.officers = {u.unit.code: u for u in user_model.objects.filter(
+            role=user_model.Role.COMMUNE_OFFICER, username__in=["xa_tathang", "xa_lapantan"]).select_related("unit")}
+        self.reviewers = {u.unit.code: u for u in user_model.objects.filter(
+            username__in=["huyen_muongkhuong", "huyen_batxat"]).select_related("unit")}
+
+    def officer(self, commune: AdminUnit):
+        return self.officers.get(commune.code, self.admin)
+
+    def reviewer(self, commune: AdminUnit):
+        return self.reviewers.get(commune.parent.code, self.admin)
+
+    def build(self) -> None:
+        self.screening_rules()
+        if self.ReviewRound.objects.filter(commune__in=self.communes).exists():
+            self.result.reviews_already_there = True
+            return
+        households = list(Household.objects.filter(commune__in=self.communes, is_archived=False)
+                          .select_related("commune", "village").order_by("commune_id", "code"))
+        if self.history is None:
+            # Households of an earlier demo, without reviews: their years are as they are now.
+            self.history = {(h.commune_id, h.code): (h.classification,) * 3 + ("",) for h in households}
+        first, second = review_years()
+        for commune in self.communes:
+            mine = [h for h in households if h.commune_id == commune.pk]
+            self.official_year(commune, first, {h.pk: self.history[(h.commune_id, h.code)][1] for h in mine})
+            repoor = [h for h in mine if self.history[(h.commune_id, h.code)][3]]
+            if repoor:
+                self.regular_exit(commune, second, repoor)
+            self.official_year(commune, second, {h.pk: self.history[(h.commune_id, h.code)][2] for h in mine})
+            self.current_year(commune)
+        summaries_refresh = {c.pk for c in self.communes}
+        for pk in summaries_refresh:
+            summaries.refresh_commune(pk)
+
+    def screening_rules(self) -> None:
+        """Example Phiếu A rules: the law leaves the stop rules open, so they live in the demo only, labelled."""
+        from reviews.models import ScreeningRule
+
+        standard = self.services.standard_for(self.today.year, self.communes[0])
+        for number, question in enumerate(EXAMPLE_SCREENING, start=1):
+            ScreeningRule.objects.get_or_create(standard=standard, number=number,
+                                                defaults={"question": question, "stops": True})
+
+    # -- survey facts --
+
+    def facts(self, round_, household, category: str) -> dict:
+        """Phiếu B facts that the standard classifies as `category` for this household."""
+        rng, standard = self.rng, round_.standard
+        urban = household.area == Household.Area.URBAN
+        line = standard.income_line_urban if urban else standard.income_line_rural
+        middle = standard.middle_line_urban if urban else standard.middle_line_rural
+        codes = self.indicators.setdefault(standard.pk, list(standard.indicators.values_list("code", flat=True)))
+        cutoff = standard.deprivation_cutoff
+        is_farm = household.is_farm
+        if category == POOR:
+            income, count = rng.randrange(line * 4 // 10, line + 1), rng.choice([cutoff, cutoff, cutoff + 1,
+                                                                               cutoff + 1, cutoff + 2, cutoff + 3])
+        elif category == NEAR:
+            income, count = rng.randrange(line * 55 // 100, line + 1), rng.randrange(0, cutoff)
+        elif category == MIDDLE:
+            income, count, is_farm = rng.randrange(line + 10_000, middle + 1), rng.randrange(0, 5), True
+        else:
+            income, count = rng.randrange(middle + 10_000, middle * 2), rng.randrange(0, 4)
+        income -= income % 10_000
+        if category in ON_LISTS:
+            income = min(income, line)
+        deprived = set(rng.sample(codes, count))
+        return {"income": income, "deprivations": {code: code in deprived for code in codes}, "is_farm": is_farm}
+
+    # -- the steps --
+
+    def survey_all(self, round_, actor, targets: dict[int, str], surveys=None) -> None:
+        for survey in surveys if surveys is not None else round_.surveys.select_related("household"):
+            category = targets.get(survey.household_id, survey.previous_category)
+            self.services.record_survey(actor=actor, survey=survey, **self.facts(round_, survey.household, category))
+
+    def meetings(self, round_, actor, held_on: date) -> None:
+        by_village: dict[int, list] = {}
+        for survey in round_.surveys.filter(status="surveyed", votes_agree__isnull=True).select_related(
+                "household__village"):
+            by_village.setdefault(survey.household.village_id, []).append(survey)
+        for surveys in by_village.values():
+            attendance = self.rng.randint(25, 70)
+            votes = {s.pk: self.rng.randint(attendance * 6 // 10, attendance) for s in surveys}
+            self.services.record_meeting(actor=actor, round_=round_, village=surveys[0].household.village,
+                                         held_on=held_on, attendance=attendance,
+                                         chaired_by=self.rng.choice(CHAIRS), votes=votes,
+                                         secretary=self.rng.choice(CHAIRS))
+
+    def requests_for(self, commune: AdminUnit, targets: dict[int, str], received: date) -> None:
+        """Mẫu 01 from households about to join the lists; Mẫu 04 from some of those about to leave."""
+        from reviews.models import Request
+
+        households = Household.objects.filter(pk__in=targets, is_archived=False).select_related("commune")
+        for household in households:
+            now, target = household.classification, targets[household.pk]
+            kind = None
+            if now not in ON_LISTS and target in ON_LISTS:
+                kind = Request.Kind.ADD
+            elif now in ON_LISTS and target not in ON_LISTS and self.rng.random() < 0.3:
+                kind = Request.Kind.EXIT
+            if kind is not None:
+                self.services.create_request(
+                    actor=self.officer(commune), household=household, kind=kind,
+                    received_on=received - timedelta(days=self.rng.randrange(0, 25)),
+                    channel=self.rng.choice(list(Request.Channel.values)),
+                    reason="Gia đình gặp khó khăn" if kind == Request.Kind.ADD else "Gia đình đã có thu nhập ổn định")
+
+    def decide(self, round_, actor, reviewer, *, submitted: date, approved: date, decided: date,
+               number: str) -> None:
+        self.services.submit_round(actor=actor, round_=round_)
+        self.ReviewRound.objects.filter(pk=round_.pk).update(submitted_at=_at(submitted))
+        self.services.approve_round(actor=reviewer, round_=round_)
+        self.services.record_decision(actor=actor, round_=round_, number=number, decided_on=decided, signer=SIGNER)
+
+    def backdate(self, round_, *, opened: date, surveyed: date, submitted: date | None = None,
+                 reviewed: date | None = None, decided: date | None = None) -> None:
+        """Date the steps of a round to when they happened (the services stamp them with the present time)."""
+        from reviews.models import ReviewEvent, Survey, VillageMeeting
+
+        when = {
+            ReviewEvent.Action.OPENED: opened, ReviewEvent.Action.LISTED: opened,
+            ReviewEvent.Action.SURVEYED: surveyed, ReviewEvent.Action.SUBMITTED: submitted,
+            ReviewEvent.Action.APPROVED: reviewed, ReviewEvent.Action.RETURNED: reviewed,
+            ReviewEvent.Action.DECIDED: decided,
+        }
+        self.ReviewRound.objects.filter(pk=round_.pk).update(
+            opened_at=_at(opened), **({"submitted_at": _at(submitted)} if submitted else {}),
+            **({"reviewed_at": _at(reviewed, 14)} if reviewed else {}),
+            **({"decided_at": _at(decided, 15)} if decided else {}))
+        for action, day in when.items():
+            if day is not None:
+                ReviewEvent.objects.filter(round=round_, action=action).update(at=_at(day))
+        for meeting in VillageMeeting.objects.filter(round=round_):
+            meeting.round.events.filter(action=ReviewEvent.Action.MEETING,
+                                        comment__startswith=f"{meeting.village.name}:").update(
+                at=_at(meeting.held_on, 16))
+        VillageMeeting.objects.filter(round=round_).update(recorded_at=_at(surveyed, 17))
+        if round_.posting_start:
+            ReviewEvent.objects.filter(round=round_, action=ReviewEvent.Action.POSTED).update(
+                at=_at(round_.posting_start))
+        Survey.objects.filter(round=round_, surveyed_at__isnull=False).update(surveyed_at=_at(surveyed, 10))
+        if decided is not None:
+            AuditEvent.objects.filter(batch=f"round-{round_.pk}").update(at=_at(decided, 15))
+
+    def official_year(self, commune: AdminUnit, year: int, targets: dict[int, str]) -> None:
+        actor, reviewer = self.officer(commune), self.reviewer(commune)
+        self.requests_for(commune, targets, date(year, 8, 28))
+        from reviews.models import Request
+
+        Request.objects.filter(household__commune=commune, created_at__date=self.today,
+                               received_on__year=year).update(created_at=_at(date(year, 8, 28)))
+        opened, surveyed = date(year, 9, 5), date(year, 9, 5) + timedelta(days=self.rng.randrange(10, 30))
+        held = date(year, 10, self.rng.randrange(10, 20))
+        posting = held + timedelta(days=5)
+        submitted = date(year, 11, self.rng.randrange(1, 10))
+        reviewed = submitted + timedelta(days=self.rng.randrange(5, 12))
+        decided = date(year, 12, self.rng.randrange(1, 12))
+        round_ = self.services.open_round(actor=actor, commune=commune, year=year)
+        self.survey_all(round_, actor, targets)
+        self.meetings(round_, actor, held)
+        self.services.record_posting(actor=actor, round_=round_, start=posting, days=3)
+        self.decide(round_, actor, reviewer, submitted=submitted, approved=reviewed, decided=decided,
+                    number=f"{self.rng.randrange(80, 240)}/QĐ-UBND")
+        round_.refresh_from_db()
+        self.backdate(round_, opened=opened, surveyed=surveyed, submitted=submitted, reviewed=reviewed,
+                      decided=decided)
+        self.result.review_rounds += 1
+
+    def regular_exit(self, commune: AdminUnit, year: int, households: list[Household]) -> None:
+        """A regular review in May: the households asked to leave the poor list (Mẫu 04) and did."""
+        from reviews.models import Request, ReviewRound
+
+        actor, reviewer = self.officer(commune), self.reviewer(commune)
+        for household in households:
+            self.services.create_request(actor=actor, household=household, kind=Request.Kind.EXIT,
+                                         received_on=date(year, 4, self.rng.randrange(15, 29)),
+                                         channel=Request.Channel.IN_PERSON, reason="Gia đình đã có thu nhập ổn định")
+        round_ = self.services.open_round(actor=actor, commune=commune, year=year, kind=ReviewRound.Kind.REGULAR,
+                                          month=5)
+        self.survey_all(round_, actor, {h.pk: NONE for h in households})
+        self.meetings(round_, actor, date(year, 5, 20))
+        self.services.record_posting(actor=actor, round_=round_, start=date(year, 5, 22), days=3)
+        self.decide(round_, actor, reviewer, submitted=date(year, 5, 28), approved=date(year, 5, 30),
+                    decided=date(year, 6, 3), number=f"{self.rng.randrange(20, 80)}/QĐ-UBND")
+        round_.refresh_from_db()
+        self.backdate(round_, opened=date(year, 5, 15), surveyed=date(year, 5, 18), submitted=date(year, 5, 28),
+                      reviewed=date(year, 5, 30), decided=date(year, 6, 3))
+        self.result.review_rounds += 1
+
+    def current_year(self, commune: AdminUnit) -> None:
+        """This year's periodic round, at the step CURRENT_STEP gives the commune; every step on or before today."""
+        from reviews.models import Complaint, Request
+
+        step = CURRENT_STEP.get(commune.code, OPEN)
+        actor, reviewer, today = self.officer(commune), self.reviewer(commune), self.today
+        round_ = self.services.open_round(actor=actor, commune=commune, year=today.year)
+        self.result.review_rounds += 1
+        opened, surveyed, held, posting = (today - timedelta(days=d) for d in (45, 35, 25, 20))
+        surveys = list(round_.surveys.select_related("household"))
+        # Mostly the same as last year; a few escape.
+        targets = {s.household_id: (NEAR if s.previous_category == POOR else NONE) if self.rng.random() < 0.08
+                   else s.previous_category for s in surveys}
+        if step != OPEN:
+            chosen = surveys[: len(surveys) // 2] if step == PART_SURVEYED else surveys
+            self.survey_all(round_, actor, targets, chosen)
+        if step not in (OPEN, PART_SURVEYED):
+            self.meetings(round_, actor, held)
+        submitted = reviewed = None
+        if step not in (OPEN, PART_SURVEYED, SURVEYED):
+            self.services.record_posting(actor=actor, round_=round_, start=posting, days=3)
+        if step == POSTED:
+            household = surveys[0].household
+            self.services.record_complaint(actor=actor, round_=round_, complainant=self.rng.choice(COMPLAINANTS),
+                                           received_on=posting + timedelta(days=1), household=household,
+                                           content=f"Đề nghị xem lại kết quả của hộ {household.head_name}: "
+                                                   "gia đình mới mua xe máy.")
+        if step in (SUBMITTED, RETURNED, APPROVED):
+            submitted = today - timedelta(days=10)
+            self.services.submit_round(actor=actor, round_=round_)
+        if step == RETURNED:
+            reviewed = today - timedelta(days=4)
+            self.services.return_round(actor=reviewer, round_=round_, household_comments={
+                surveys[0].pk: "Thu nhập ghi chưa khớp với phiếu B; đề nghị xã kiểm tra lại."},
+                comment="Đề nghị xã bổ sung biên bản họp thôn và kiểm tra lại hộ có ghi chú.")
+        if step == APPROVED:
+            reviewed = today - timedelta(days=3)
+            self.services.approve_round(actor=reviewer, round_=round_, comment="Thống nhất danh sách của xã.")
+        round_.refresh_from_db()
+        self.backdate(round_, opened=opened, surveyed=surveyed, submitted=submitted, reviewed=reviewed)
+        assert step != POSTED or Complaint.objects.filter(round=round_, outcome="").exists()
+
+        # Requests received since the round opened, waiting for an answer: some due, some late (15 days).
+        if commune.code in (TA_THANG, LA_PAN_TAN, "02752", "02701"):
+            off = list(Household.objects.filter(commune=commune, is_archived=False, classification=NONE)
+                       .order_by("code")[:3])
+            for household, days in zip(off, (3, 9, 24), strict=False):
+                self.services.create_request(actor=actor, household=household, kind=Request.Kind.ADD,
+                                             received_on=today - timedelta(days=days),
+                                             channel=Request.Channel.VILLAGE_HEAD, reason="Gia đình có người ốm nặng")
+            poor = Household.objects.filter(commune=commune, is_archived=False, classification=POOR).order_by(
+                "-code").first()
+            if poor is not None:
+                self.services.create_request(actor=actor, household=poor, kind=Request.Kind.EXIT,
+                                             received_on=today - timedelta(days=30),
+                                             channel=Request.Channel.IN_PERSON,
+                                             reason="Gia đình tự nguyện ra khỏi danh sách hộ nghèo")

@@ -135,7 +135,7 @@ def test_poverty_is_shaped_like_the_province_reports(seeded):
     assert 0.02 <= poor <= 0.06
     assert not Household.objects.filter(~Q(classification="none"), classification_year__isnull=True).exists()
     assert set(Household.objects.exclude(classification="none").values_list("classification_year", flat=True)) \
-        == {2025}
+        == {demo.review_years()[1]}
     assert not Household.objects.filter(classification=Household.Classification.MIDDLE, is_farm=False).exists()
     rural = Household.objects.filter(area=Household.Area.RURAL)
     assert rural.filter(is_farm=True).count() / rural.count() > 0.85
@@ -229,7 +229,13 @@ def test_audit_events_record_every_created_row(seeded):
     household = Household.objects.get(commune=commune("02794"), code="0001")
     event = events.get(content_type__model="household", object_id=household.pk)
     assert event.household_id == household.pk
-    assert event.changes == diff({}, snapshot(household, services.HOUSEHOLD_FIELDS))
+    # The creation, then each review decision's change, replay to the household as it is now.
+    state = {name: values[1] for name, values in event.changes.items()}
+    for later in AuditEvent.objects.filter(content_type__model="household", object_id=household.pk,
+                                           pk__gt=event.pk).order_by("pk"):
+        assert later.source == AuditEvent.Source.REVIEW
+        state.update({name: values[1] for name, values in later.changes.items()})
+    assert diff({}, state) == diff({}, snapshot(household, services.HOUSEHOLD_FIELDS))
     member = household.members.first()
     event = events.get(content_type__model="member", object_id=member.pk)
     assert event.changes == diff({}, snapshot(member, services.MEMBER_FIELDS))
@@ -268,3 +274,74 @@ def test_the_builder_is_deterministic(seeded):
         for h in Household.objects.select_related("village").prefetch_related("members").order_by("pk")
     ]
     assert drawn == stored
+
+
+# --- reviews -----------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_two_decided_years_in_every_commune_match_the_register(seeded):
+    from reviews.models import HouseholdStatus, ReviewRound
+
+    first, second = demo.review_years()
+    for plan in demo.COMMUNES:
+        unit = commune(plan.code)
+        for year in (first, second):
+            round_ = ReviewRound.objects.get(commune=unit, year=year, kind="periodic")
+            assert round_.status == ReviewRound.Status.DECIDED
+            assert round_.decision_number and round_.decision_signer
+            assert round_.decision_date.year == year and 9 <= round_.decision_date.month <= 12
+            assert not round_.surveys.exclude(status="surveyed").exists()
+            for survey in round_.surveys.all():
+                assert survey.surveyed_at.year == year and survey.standard_code == "2022-2025"
+            assert round_.meetings.filter(held_on__year=year).count() == round_.meetings.count() > 0
+            assert set(round_.events.values_list("action", flat=True)) >= {
+                "opened", "surveyed", "meeting", "posted", "submitted", "approved", "decided"}
+            assert {e.at.year for e in round_.events.all()} == {year}
+    # Every household's official status of the last year is its classification on the register.
+    statuses = {s.household_id: s.category for s in HouseholdStatus.objects.filter(year=second, round__kind="periodic")}
+    households = dict(Household.objects.values_list("pk", "classification"))
+    assert statuses == households
+    # A survey's result follows from its facts (the classification is the services' own).
+    survey = HouseholdStatus.objects.filter(year=second, survey__isnull=False).first().survey
+    assert survey.category == HouseholdStatus.objects.get(survey=survey).category
+    # Movements of every kind the demo promises.
+    movements = set(HouseholdStatus.objects.values_list("movement", flat=True))
+    assert {"unchanged", "escaped_above", "escaped_near", "newly_poor", "re_poor", "near_to_poor"} <= movements
+    assert ReviewRound.objects.filter(kind="regular", status="decided").exists()
+    # The classification changes are audited as review decisions, dated with them.
+    events = AuditEvent.objects.filter(source=AuditEvent.Source.REVIEW)
+    assert events.exists() and {e.at.year for e in events} <= {first, second}
+
+
+@pytest.mark.django_db
+def test_the_current_round_is_at_several_steps(seeded):
+    from django.utils import timezone
+
+    from reviews import services as review_services
+    from reviews.models import ReviewRound, ScreeningRule
+
+    today = timezone.localdate()
+    current = {r.commune.code: r for r in ReviewRound.objects.filter(year=today.year).select_related("commune")}
+    assert set(current) == {plan.code for plan in demo.COMMUNES}
+    assert {r.status for r in current.values()} >= {"open", "submitted", "returned", "approved"}
+    tathang = current["02794"]
+    assert tathang.surveys.filter(status="pending").exists() and tathang.surveys.filter(status="surveyed").exists()
+    lapantan = current["02791"]
+    assert lapantan.posting_start and lapantan.complaints.filter(outcome="").exists()
+    assert current["02752"].status == "submitted"  # waiting for huyen_muongkhuong
+    reviewer = User.objects.get(username="huyen_muongkhuong")
+    assert ReviewRound.objects.for_user(reviewer).filter(status="submitted").exists()
+    assert current["02782"].review_comment and current["02782"].surveys.exclude(reviewer_comment="").exists()
+    assert current["02701"].reviewed_by.username == "huyen_batxat"
+    for round_ in current.values():
+        assert all(e.at.date() <= today for e in round_.events.all())
+        assert round_.posting_start is None or round_.posting_start <= today
+    # Requests waiting for an answer: some still due, some late.
+    officer = User.objects.get(username="xa_tathang")
+    due = [r for r in review_services.due_requests(officer) if r.status == "open"]
+    assert any(r.is_late for r in due) and any(not r.is_late for r in due)
+    assert {r.kind for r in due} == {"add", "exit"}
+    # Example Phiếu A rules, labelled as examples.
+    rules = ScreeningRule.objects.all()
+    assert rules.exists() and all(r.question.endswith("(ví dụ)") for r in rules)
