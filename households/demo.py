@@ -912,7 +912,10 @@ class _ReviewBuilder:
     # -- the steps --
 
     def survey_all(self, round_, actor, targets: dict[int, str], surveys=None) -> None:
-        for survey in surveys if surveys is not None else round_.surveys.select_related("household"):
+        # The services read the survey's round and commune: fetched here once, not once per survey.
+        if surveys is None:
+            surveys = round_.surveys.select_related("household", "round__commune", "round__standard")
+        for survey in surveys:
             category = targets.get(survey.household_id, survey.previous_category)
             self.services.record_survey(actor=actor, survey=survey, **self.facts(round_, survey.household, category))
 
@@ -1039,7 +1042,7 @@ class _ReviewBuilder:
         round_ = self.services.open_round(actor=actor, commune=commune, year=today.year)
         self.result.review_rounds += 1
         opened, surveyed, held, posting = (today - timedelta(days=d) for d in (45, 35, 25, 20))
-        surveys = list(round_.surveys.select_related("household"))
+        surveys = list(round_.surveys.select_related("household", "round__commune", "round__standard"))
         # Mostly the same as last year; a few escape.
         targets = {s.household_id: (NEAR if s.previous_category == POOR else NONE) if self.rng.random() < 0.08
                    else s.previous_category for s in surveys}
