@@ -12,6 +12,7 @@ from reviews import services
 from reviews.models import Complaint, HouseholdStatus, Request, ReviewRound, ScreeningRule, Survey, VillageMeeting
 
 from .review_world import POOR_FLAGS, build_reviews, decided_year
+from .test_browser import browser_page  # noqa: F401 - a fixture
 from .world import make_household
 
 TODAY = timezone.localdate()
@@ -445,3 +446,32 @@ def test_the_survey_page_loads_htmx_from_our_own_static_files_and_sends_the_csrf
     page = as_user(world.officer).get(survey_url(survey)).content.decode()
     assert "/static/django_htmx/htmx-2.min.js" in page and "X-CSRFToken" in page
     assert f'hx-post="{survey_url(survey, "reviews:survey_preview")}"' in page
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_the_survey_form_shows_the_result_live_in_a_browser(live_server, browser_page):  # noqa: F811
+    from .world import PASSWORD, build_world
+
+    world = build_world()
+    round_ = services.open_round(actor=world.officer, commune=world.tathang, year=TODAY.year)
+    survey = round_.surveys.get(household=world.household)
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.fill("#id_username", "officer")
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server.url}/")
+    page.goto(live_server.url + survey_url(survey))
+    page.fill("#id_income", "1000000")
+    for code in POOR_FLAGS:
+        page.check(f"#id_{code}")
+    page.wait_for_function("document.querySelector('#classification').innerText.includes('1.000.000')")
+    assert "Hộ nghèo" in page.inner_text("#classification") or "Poor household" in page.inner_text(
+        "#classification")
+    survey.refresh_from_db()
+    assert survey.category == ""  # the live result saves nothing
+    page.click("#survey-form button[type=submit]")
+    page.wait_for_url(f"{live_server.url}{survey_url(survey)}")
+    survey.refresh_from_db()
+    assert survey.category == "poor"
