@@ -214,6 +214,7 @@ def _staged_row(batch_id: int, kind: str, row: Row, plan: importer.Plan, context
 def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | None = None) -> int:
     """Stream every households and members row of the file, checked on its own, into StagedRow."""
     StagedRow.objects.filter(batch=batch).delete()
+    importer.reset_memo()
     context = importer._Context(batch.created_by, None, None)
     plan = importer.Plan()
     out = _Layout(StagedRow, _STAGED_COLUMNS)
@@ -252,6 +253,10 @@ def _mark(problems: list[tuple[int, str, str, Any, str]]) -> None:
 
 def _cross_checks(batch: ImportBatch) -> None:
     staged, b = _table(StagedRow), batch.pk
+    if connection.vendor == "postgresql":
+        # Fresh statistics: the batch's rows arrived in one COPY a moment ago, and the
+        # planner must know they are many to join them by hashing.
+        _execute(f"ANALYZE {staged}")
     households, members, units = _table(Household), _table(Member), _table(AdminUnit)
     _execute(f"UPDATE {staged} SET problem = '', problem_column = '', problem_value = '', existing = FALSE "  # noqa: S608
              "WHERE batch_id = %s AND (problem <> '' OR existing)", [b])
@@ -261,13 +266,17 @@ def _cross_checks(batch: ImportBatch) -> None:
              f"AND h.code = {staged}.code)", [b])
 
     # A personal ID as written in more than one household of the file.
-    rows = _fetch(
-        f"SELECT id, personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' "  # noqa: S608
-        f"AND personal_id IN (SELECT personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' "
-        "AND personal_id <> '' GROUP BY personal_id HAVING COUNT(DISTINCT sort_key) > 1)", [b, b])
-    _mark([(pk, "members", "so_dinh_danh", value,
-            _("The personal ID %(pid)s stands in more than one household of this file.") % {"pid": value})
-           for pk, value in rows])
+    repeated = [row[0] for row in _fetch(
+        f"SELECT personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' AND personal_id <> '' "  # noqa: S608
+        "GROUP BY personal_id HAVING COUNT(DISTINCT sort_key) > 1", [b])]
+    for start in range(0, len(repeated), 500):
+        part = repeated[start:start + 500]
+        rows = _fetch(
+            f"SELECT id, personal_id FROM {staged} WHERE batch_id = %s AND kind = 'members' "  # noqa: S608
+            f"AND personal_id IN ({', '.join(['%s'] * len(part))})", [b, *part])
+        _mark([(pk, "members", "so_dinh_danh", value,
+                _("The personal ID %(pid)s stands in more than one household of this file.") % {"pid": value})
+               for pk, value in rows])
 
     # A household twice on its sheet: the first row stands, the others are refused.
     rows = _fetch(

@@ -221,6 +221,38 @@ def _commune(plan: Plan, context: _Context, sheet: Sheet, row: int, raw: Any) ->
     return commune
 
 
+# Cells whose few spellings fill a whole file (sex, relation, yes/no, dates,
+# years, choices): each spelling is parsed once, its value or its message kept.
+_MEMO_PARSERS = frozenset({parse.parse_area, parse.parse_yes_no, parse.parse_classification, parse.parse_year,
+                           parse.parse_sex, parse.parse_relation, parse.parse_date_or_year})
+_MEMO_LIMIT = 100_000
+_memo: dict[tuple, tuple[bool, Any]] = {}
+
+
+def reset_memo() -> None:
+    """Forget parsed spellings (messages are in the language of the request; dates depend on today)."""
+    _memo.clear()
+
+
+def _memo_parse(parser, raw: Any) -> tuple[bool, Any]:
+    key = (parser, type(raw), raw)
+    try:
+        return _memo[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable cell
+        key = None
+    try:
+        found = (True, parser(raw))
+    except ValidationError as exc:
+        found = (False, " ".join(exc.messages))
+    if key is not None:
+        if len(_memo) >= _MEMO_LIMIT:
+            _memo.clear()
+        _memo[key] = found
+    return found
+
+
 def _cell(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, parser, *, required=False):
     """Parse one cell; on error record an issue and return the marker `_BAD`."""
     raw = values.get(key, "")
@@ -231,6 +263,12 @@ def _cell(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, 
             plan.reject(sheet, row, key, "", _("“%(column)s” is required.") % {"column": sheet.column(key).header})
             return _BAD
         return None
+    if parser in _MEMO_PARSERS:
+        ok, found = _memo_parse(parser, raw)
+        if ok:
+            return found
+        plan.reject(sheet, row, key, raw, found)
+        return _BAD
     try:
         return parser(raw)
     except ValidationError as exc:
@@ -508,6 +546,7 @@ def _household_action(plan: Plan, context: _Context) -> None:
 
 def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> Plan:
     """Check every row of the tables read from a file; write nothing."""
+    reset_memo()
     tables = [t for t in tables if t.kind in ("households", "members")]
     refused = [t for t in tables if getattr(t, "missing_required", None)]
     tables = [t for t in tables if t not in refused]
