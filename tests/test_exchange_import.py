@@ -407,3 +407,50 @@ def test_a_sheet_missing_a_required_column_is_refused_once(world, both_paths):
     issue = batch.issues.get()
     assert "Dân tộc" in issue.message and issue.row == 1
     assert not Member.objects.filter(full_name="Thào A Dê").exists()
+
+
+def test_both_paths_leave_the_same_records_and_audit_trail(world, monkeypatch):
+    """The bulk load of new households writes what the ordinary writer writes:
+    the same derived columns and the same audit events, value for value."""
+    from exchange import bulk
+
+    def written(code):
+        import json
+
+        household = Household.objects.get(commune=world.tathang, code=code)
+        columns = ("head_name", "member_count", "is_ethnic_minority", "search_text", "area", "classification",
+                   "classification_year", "is_farm", "phone", "version", "village_id")
+        members = sorted(household.members.values_list("full_name", "search_name", "sex", "birth_date",
+                                                       "birth_year", "personal_id", "ethnicity__name", "relation",
+                                                       "has_health_insurance"))
+        events = sorted((e.action, e.source, e.object_repr, json.dumps(e.changes, sort_keys=True))
+                        for e in AuditEvent.objects.filter(household=household))
+        return json.dumps([[getattr(household, c) for c in columns], members, events], default=str).replace(code, "~")
+
+    def file(code):
+        return workbook_bytes([household_row(code=code, **{"Số điện thoại": "0912345678"})], [
+            {**m, "Mã hộ": code, "Số định danh": ""} for m in GOOD_MEMBERS])
+
+    small = run(world.officer, file("0801"))
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    large = run(world.officer, file("0802"))
+    assert small.status == large.status == ImportBatch.Status.DONE
+    assert written("0801") == written("0802")
+    assert AuditEvent.objects.filter(batch=large.reference).count() == 4
+
+
+def test_problems_across_rows_are_reported_alike_on_both_paths(world, both_paths):
+    households = [household_row(code="0901", head="Lò Văn Chín"), household_row(code="0901", head="Lò Văn Chín"),
+                  household_row(code="0902", head="Lò Văn Mười"), household_row(code="0903", head="Lò Văn Ba")]
+    members = [member_row("Lò Văn Chín", code="0901"),
+               member_row("Lò Văn Khác", code="0902"),  # the head is someone else than on the households sheet
+               member_row("Lò Văn Ba", code="0903", pid="010•••••••12"),  # a hidden ID in a new household
+               member_row("Lò Văn Bốn", code="0904")]  # no such household
+    batch = run(world.officer, workbook_bytes(households, members))
+    assert batch.status == ImportBatch.Status.VALIDATED
+    issues = {(i.sheet, i.row, i.column) for i in batch.issues.all()}
+    assert issues == {("Hộ gia đình", 3, "Mã hộ"), ("Hộ gia đình", 4, "Mã hộ"), ("Thành viên", 3, "Mã hộ"),
+                      ("Hộ gia đình", 5, "Mã hộ"), ("Thành viên", 4, "Số định danh"),
+                      ("Thành viên", 5, "Mã hộ")}, sorted(issues)
+    assert (batch.created, batch.rejected) == (2, 6)
+    assert not Household.objects.filter(code__startswith="090").exists()
