@@ -256,16 +256,19 @@ def record_survey(*, actor, survey: Survey, deprivations: Mapping[str, bool], in
         _check_version(survey, expected_version)
         if survey.status == Survey.Status.SCREENED_OUT:
             raise StepRefused(_("This household stopped at Phiếu A; change its Phiếu A answers first."))
+        rules = rules_of(round_.standard)
+        facts = {"area": survey.household.area, "deprivations": deprivations, "income": income,
+                 "score_a": score_a, "is_farm": is_farm, "year": round_.year}
         try:
-            with translation.override("vi"):
-                result = classify(rules_of(round_.standard), area=survey.household.area, deprivations=deprivations,
-                                  income=income, score_a=score_a, is_farm=is_farm, year=round_.year)
+            classify(rules, **facts)  # refusals in the user's language
         except InvalidSurvey as exc:
             raise ValidationError({exc.field: exc.message}) from None
+        with translation.override("vi"):  # the stored explanation is Vietnamese
+            result = classify(rules, **facts)
         if demographic_change and demographic_change not in Survey.Demographic.values:
             raise ValidationError({"demographic_change": _("Choose a demographic change from the list.")})
         survey.income, survey.score_a, survey.is_farm = income, score_a, is_farm
-        survey.deprivations = {code: bool(deprivations[code]) for code in rules_of(round_.standard).indicators}
+        survey.deprivations = {code: bool(deprivations[code]) for code in rules.indicators}
         survey.demographic_change = demographic_change
         _set_result(survey, round_, actor, result.category, result.deprived, result.income_gap, result.explanation)
         resurveyed = survey.status == Survey.Status.RESURVEY
