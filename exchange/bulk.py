@@ -288,7 +288,7 @@ def _cross_checks(batch: ImportBatch) -> None:
     _mark([(pk, "households", "ma_ho", code, importer.twice_on_sheet_message(code, first))
            for pk, code, first in rows])
 
-    member_ok = f"s.batch_id = %s AND s.kind = 'members' AND s.issues = '' AND s.problem = '' AND NOT s.existing"
+    member_ok = "s.batch_id = %s AND s.kind = 'members' AND s.issues = '' AND s.problem = '' AND NOT s.existing"
     # Members whose household is neither in the register nor on the households sheet.
     rows = _fetch(
         f"SELECT s.id, s.code, c.code FROM {staged} s JOIN {units} c ON c.id = s.commune_id "  # noqa: S608

@@ -1069,16 +1069,16 @@ def versions() -> dict[str, str]:
     git = shutil.which("git")
     if not commit and git:
         try:
-            commit = subprocess.run(
+            commit = subprocess.run(  # noqa: S603
                 [git, "rev-parse", "--short", "HEAD"],
                 cwd=PROJECT,
-                capture_output=True,  # noqa: S603
+                capture_output=True,
                 text=True,
                 check=True,
             ).stdout.strip()
-            dirty = subprocess.run(
+            dirty = subprocess.run(  # noqa: S603
                 [git, "status", "--porcelain", "--untracked-files=no"],
-                cwd=PROJECT,  # noqa: S603
+                cwd=PROJECT,
                 capture_output=True,
                 text=True,
                 check=True,
