@@ -240,9 +240,14 @@ class Result:
 
 def build(stdout: TextIO | None = None) -> Result:
     """Build the demo (idempotent) and write a short summary to `stdout`."""
+    from reviews.models import Indicator, PovertyStandard
+    from reviews.standards import load_standards
+
     result = Result()
     with transaction.atomic():
         result.map_loaded = ensure_map()
+        # Shipped by a migration; loaded again here in case a database was emptied since.
+        load_standards(PovertyStandard, Indicator)
         units = _units()
         ethnicities = _ethnicities()
         _create_users(units, result)

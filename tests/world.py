@@ -23,6 +23,8 @@ from geo.models import AdminUnit
 from households import services
 from households.models import Ethnicity, Household, Village
 from households.reference import load_ethnicities
+from reviews.models import Indicator, PovertyStandard
+from reviews.standards import load_standards
 
 PASSWORD = "test-pass-123"
 
@@ -86,6 +88,8 @@ def make_household(actor, commune, village, head="Giàng A Páo", *, code="", ot
 
 def build_world() -> World:
     load_ethnicities(Ethnicity)
+    # The standards come with a data migration, which a transactional test's flush removes.
+    load_standards(PovertyStandard, Indicator)
     P, D, C = AdminUnit.Level.PROVINCE, AdminUnit.Level.DISTRICT, AdminUnit.Level.COMMUNE
     province = unit(2021, P, "10", "Tỉnh Lào Cai", kind="Tỉnh")
     district = unit(2021, D, "083", "Huyện Mường Khương", province, kind="Huyện")
