@@ -127,7 +127,8 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "") -> dict[str
     birth_year = cleaned.get("birth_year")
     if birth_date and not birth_year:
         cleaned["birth_year"] = birth_year = birth_date.year
-    this_year = timezone.localdate().year
+    today = timezone.localdate()
+    this_year = today.year
     if not birth_year:
         errors.setdefault("birth_year", []).append(_("Enter the date or at least the year of birth."))
     elif not 1900 <= birth_year <= this_year:
@@ -135,7 +136,7 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "") -> dict[str
             _("The year of birth must be between 1900 and %(year)d.") % {"year": this_year})
     if birth_date and birth_year and birth_date.year != birth_year:
         errors.setdefault("birth_year", []).append(_("The year of birth does not match the date of birth."))
-    if birth_date and birth_date > timezone.localdate():
+    if birth_date and birth_date > today:
         errors.setdefault("birth_date", []).append(_("The date of birth is in the future."))
     if not isinstance(cleaned.get("ethnicity"), Ethnicity):
         errors.setdefault("ethnicity", []).append(_("Choose the ethnic group."))
