@@ -13,7 +13,9 @@ so a province of a million people never sits in memory.
 
 A kind of export is a *row source* registered with `@row_source(SHEET)`: a
 function of (user, include_archived) yielding one dict per row keyed by the
-sheet's column keys. Surveys ("Phiếu B") are added later the same way.
+sheet's column keys. A source may lay out more columns than its sheet (the
+survey export adds the result after the Phiếu B columns); the importer reports
+such columns as unknown and ignores them.
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from core.text import fold
 from households.models import Household, Member
 from households.validators import mask_personal_id
 
-from .columns import HOUSEHOLDS, MEMBERS, Sheet
+from .columns import HOUSEHOLDS, MEMBERS, SURVEYS, Column, Sheet
 from .values import (
     format_area,
     format_classification,
@@ -103,7 +105,8 @@ SOURCES: dict[str, Source] = {}
 
 
 def row_source(sheet: Sheet) -> Callable[[RowSource], RowSource]:
-    """Register `rows(user, include_archived)` as the source of `sheet`'s export."""
+    """Register `rows(user, include_archived)` as the source of `sheet`'s export
+    (`sheet` is the export's layout: a sheet of `columns.py`, or one extending it)."""
 
     def register(rows: RowSource) -> RowSource:
         SOURCES[sheet.kind] = Source(sheet, rows)
@@ -192,6 +195,57 @@ def member_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
         }
 
 
+# The Phiếu B sheet and, after it, the result the application computed: for
+# reading, not for importing (the importer ignores these columns; the
+# classification is always the application's own).
+SURVEY_EXPORT = Sheet(SURVEYS.kind, SURVEYS.title, (
+    *SURVEYS.columns,
+    Column("phan_loai", "Phân loại"),
+    Column("so_chi_so_thieu", "Số chỉ số thiếu hụt"),
+    Column("giai_thich", "Giải thích"),
+))
+
+
+@row_source(SURVEY_EXPORT)
+def survey_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
+    """One row per surveyed household of a periodic review (the rounds a "Năm rà
+    soát" names), by commune, household and year."""
+    from reviews.models import ReviewRound, Survey
+    from reviews.phieu_b import INDICATOR_OF_COLUMN
+
+    surveys = Survey.objects.for_user(user).filter(status=Survey.Status.SURVEYED,
+                                                   round__kind=ReviewRound.Kind.PERIODIC)
+    if not include_archived:
+        surveys = surveys.filter(household__is_archived=False)
+    rows = surveys.order_by(
+        "household__commune__code", "household__commune_id", "household__code", "round__year",
+    ).values_list(
+        "household__commune__code", "household__code", "round__year", "income", "score_a", "deprivations",
+        "is_farm", "category", "deprivation_count", "explanation",
+    )
+    for (commune, code, year, income, score_a, deprivations, farm, category, count,
+         explanation) in rows.iterator(chunk_size=CHUNK_SIZE):
+        deprivations = deprivations or {}
+        row: dict[str, CellValue] = {
+            "ma_xa": commune,
+            "ma_ho": code,
+            "nam": year,
+            "thu_nhap": income,
+            "diem_a": score_a,
+        }
+        # The columns hold the standard's answers by indicator code; a code the
+        # round's standard does not have is left empty.
+        for key, indicator in INDICATOR_OF_COLUMN.items():
+            row[key] = format_yes_no(deprivations[indicator]) if indicator in deprivations else None
+        row.update({
+            "nong_nghiep": format_yes_no(farm),
+            "phan_loai": format_classification(category),
+            "so_chi_so_thieu": count,
+            "giai_thich": explanation,
+        })
+        yield row
+
+
 # -- cells ------------------------------------------------------------------------------
 
 def escape_formula(value: CellValue) -> CellValue:
@@ -241,7 +295,8 @@ def stream_csv(kind: str, user, *, include_archived: bool = False) -> Iterator[b
 # -- XLSX -------------------------------------------------------------------------------
 
 # Wider columns for names, so a person opening the file can read them.
-_WIDTHS = {"thon": 24, "chu_ho": 28, "ho_ten": 28, "nong_nghiep": 34, "phan_loai": 26, "quan_he": 18}
+_WIDTHS = {"thon": 24, "chu_ho": 28, "ho_ten": 28, "nong_nghiep": 34, "phan_loai": 26, "quan_he": 18,
+           "giai_thich": 60}
 
 # Codes, IDs and phone numbers: written as text cells (never numbers, so the
 # leading zeros are in the file) in Excel's Text format, cells and whole

@@ -34,7 +34,8 @@ class UploadForm(forms.Form):
 
 
 class ExportForm(forms.Form):
-    kind = forms.ChoiceField(label=_("What"), choices=[("households", _("Households")), ("members", _("Members"))])
+    kind = forms.ChoiceField(label=_("What"), choices=[("households", _("Households")), ("members", _("Members")),
+                                                           ("surveys", _("Surveys (Phiếu B)"))])
     format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV (UTF-8)")])
 
     def __init__(self, *args, **kwargs):

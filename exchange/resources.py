@@ -1,7 +1,7 @@
 """django-import-export resources for the exchange format.
 
-A resource is one sheet of `columns.py` (households, members; Phiếu B and
-support records are added the same way when their models exist): one field per
+A resource is one sheet of `columns.py` (households, members, Phiếu B; support
+records are added the same way when their models exist): one field per
 column, named by the column's key, whose `column_name` is the Vietnamese header
 and whose widget is the codec of `values.py` (it writes what the importer reads
 back, and reads every spelling the format accepts).
@@ -18,9 +18,16 @@ Reading: `resource.import_data(dataset, dry_run=True)` takes headers or ASCII
 keys, in any letter case, with or without diacritics, in any order, and checks
 every row with `importer.plan_import`, the same check an uploaded file gets;
 the result says per row what an import would do. Nothing is ever written
-through a resource: import-export's row-by-row save would bypass the registry
-services (audit, NFC, one head per household, scoping). Files are written by
-an import batch (`exchange.services`), which the admin's import pages use.
+through the household and member resources: import-export's row-by-row save
+would bypass the registry services (audit, NFC, one head per household,
+scoping). Those files are written by an import batch (`exchange.services`),
+which the admin's import pages use.
+
+Phiếu B is the exception (`SurveyResource`): its rows fill in surveys of
+existing review rounds, one service call each (`reviews.services.record_survey`,
+which classifies, stamps the standard's code and records the round's event),
+so its `import_data` writes, after the same check as its preview, all rows or
+none.
 
 To add a sheet (Phiếu B): a resource with `sheet = SURVEYS`, `Meta.model` the
 survey model, a field per column with the widgets below (`YesNoWidget` for the
@@ -37,7 +44,8 @@ from datetime import date
 from typing import Any
 
 import tablib
-from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Case, IntegerField, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from import_export import resources, widgets
@@ -45,13 +53,19 @@ from import_export.fields import Field
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.results import Result, RowResult
 
+from core.scoping import communes_for
 from core.text import fold, nfc
+from geo.models import AdminUnit
 from households.models import Household, Member
 from households.validators import mask_personal_id
+from reviews import phieu_b
+from reviews import services as review_services
+from reviews.classification import InvalidSurvey
+from reviews.models import ReviewRound, Survey
 
 from . import exporter, importer
 from . import values as codec
-from .columns import HEADER_INDEX, HOUSEHOLDS, MEMBERS, SHEETS, Sheet, header_key
+from .columns import HEADER_INDEX, HOUSEHOLDS, MEMBERS, SHEETS, SURVEYS, Sheet, header_key
 from .reader import Row
 
 # -- widgets: the cell values of the format -----------------------------------------
@@ -285,8 +299,207 @@ class MemberResource(ExchangeResource):
         return mask_personal_id(member.personal_id)
 
 
+SURVEY_EXPORT = exporter.SURVEY_EXPORT
+
+
+def _indicator_column(key: str) -> Field:
+    """A "Thiếu …" column: the survey's answer for the indicator code of that column
+    (as `reviews.phieu_b` maps them); empty when the round's standard has no such code."""
+    code = phieu_b.INDICATOR_OF_COLUMN[key]
+
+    def dehydrate(survey: Survey) -> str | None:
+        answers = survey.deprivations or {}
+        return codec.format_yes_no(answers[code]) if code in answers else None
+
+    return Field(attribute=None, column_name=SURVEY_EXPORT.column(key).header, widget=YesNoWidget(),
+                 readonly=True, dehydrate_method=dehydrate)
+
+
+class SurveyResource(ExchangeResource):
+    """Sheet "Phiếu B": exported with the result after it, imported into the
+    surveys of the periodic review of each row's year (see `import_data`)."""
+
+    sheet = SURVEYS
+
+    ma_xa = column(SURVEY_EXPORT, "ma_xa", "household__commune__code", CommuneCodeWidget())
+    ma_ho = column(SURVEY_EXPORT, "ma_ho", "household__code", TextWidget())
+    nam = column(SURVEY_EXPORT, "nam", "round__year", YearWidget())
+    thu_nhap = column(SURVEY_EXPORT, "thu_nhap", "income", ExchangeWidget(codec.parse_money, lambda value: value))
+    diem_a = column(SURVEY_EXPORT, "diem_a", "score_a", ExchangeWidget(phieu_b._parse_score, lambda value: value))
+    thieu_viec_lam = _indicator_column("thieu_viec_lam")
+    thieu_phu_thuoc = _indicator_column("thieu_phu_thuoc")
+    thieu_dinh_duong = _indicator_column("thieu_dinh_duong")
+    thieu_bhyt = _indicator_column("thieu_bhyt")
+    thieu_giao_duc = _indicator_column("thieu_giao_duc")
+    thieu_di_hoc = _indicator_column("thieu_di_hoc")
+    thieu_chat_luong_nha = _indicator_column("thieu_chat_luong_nha")
+    thieu_dien_tich_nha = _indicator_column("thieu_dien_tich_nha")
+    thieu_nuoc = _indicator_column("thieu_nuoc")
+    thieu_nha_tieu = _indicator_column("thieu_nha_tieu")
+    thieu_vien_thong = _indicator_column("thieu_vien_thong")
+    thieu_thong_tin = _indicator_column("thieu_thong_tin")
+    nong_nghiep = column(SURVEY_EXPORT, "nong_nghiep", "is_farm", YesNoWidget())
+    phan_loai = column(SURVEY_EXPORT, "phan_loai", "category",
+                       choice_widget(codec.parse_classification, codec.format_classification))
+    so_chi_so_thieu = column(SURVEY_EXPORT, "so_chi_so_thieu", "deprivation_count",
+                             ExchangeWidget(int, lambda value: value))
+    giai_thich = column(SURVEY_EXPORT, "giai_thich", "explanation", TextWidget())
+
+    class Meta:
+        model = Survey
+        fields = SURVEY_EXPORT.keys
+        export_order = SURVEY_EXPORT.keys
+
+    def scope(self, queryset):
+        # As exchange.exporter.survey_rows.
+        return (queryset.filter(status=Survey.Status.SURVEYED, round__kind=ReviewRound.Kind.PERIODIC,
+                                household__is_archived=False)
+                .select_related("household__commune", "round")
+                .order_by("household__commune__code", "household__commune_id", "household__code", "round__year"))
+
+    # Reading and writing ------------------------------------------------------------------
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, **kwargs):
+        """Check every row; unless `dry_run`, and only when no row is rejected,
+        record the changed surveys through `record_survey`, all in one transaction."""
+        user = kwargs.get("user", self.user)
+        table = DatasetTable.from_dataset(SURVEYS, dataset)
+        rows = [plan_survey_row(row, user) for row in table.rows()]
+        if not dry_run and not any(row.problems for row in rows):
+            with transaction.atomic():
+                for row in rows:
+                    if row.action == UPDATE:
+                        _write_survey(row, user)
+                if any(row.problems for row in rows):
+                    transaction.set_rollback(True)
+        return survey_result(rows, table.unknown_columns)
+
+
+@dataclass
+class SurveyRow:
+    """One Phiếu B row: what it says, the survey it fills in, and what importing it does."""
+
+    number: int
+    values: dict[str, Any]
+    problems: list[phieu_b.Problem] = field(default_factory=list)
+    survey: Survey | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+    action: str = "update"  # or "unchanged", "rejected"
+
+
+def plan_survey_row(row: Row, user) -> SurveyRow:
+    """Read one row and find its survey: the household's, in the periodic review
+    of the row's year, inside the user's area and still open to changes."""
+    Problem = phieu_b.Problem
+    facts = phieu_b.read_row(row.values)
+    plan = SurveyRow(row.number, row.values, list(facts.problems))
+    if plan.problems:
+        plan.action = REJECTED
+        return plan
+    communes = communes_for(user).filter(level=AdminUnit.Level.COMMUNE, code=facts.commune_code)
+    household = (Household.objects.for_user(user).filter(commune__in=communes, code=facts.household_code,
+                                                         is_archived=False)
+                 .select_related("commune").first())
+    if household is None:
+        if not communes.exists():
+            known = AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, code=facts.commune_code).exists()
+            code = {"code": facts.commune_code}
+            plan.problems.append(Problem("ma_xa", (
+                _("The commune %(code)s is outside your area; this row is not imported.") if known
+                else _("There is no commune with code %(code)s.")) % code))
+        else:
+            plan.problems.append(Problem("ma_ho", _("there is no household with this code in the commune.")))
+    else:
+        round_ = (ReviewRound.objects.filter(commune=household.commune, year=facts.year,
+                                             kind=ReviewRound.Kind.PERIODIC)
+                  .select_related("commune", "standard").first())
+        survey = None if round_ is None else Survey.objects.filter(round=round_, household=household).first()
+        if round_ is None:
+            plan.problems.append(Problem("nam", _("the commune has no review of this year.")))
+        elif not round_.is_editable:
+            plan.problems.append(Problem("nam", _("The list can no longer be changed: it is “%(status)s”.")
+                                         % {"status": round_.get_status_display()}))
+        elif survey is None:
+            plan.problems.append(Problem("ma_ho", _("the household is not on the list of this review.")))
+        elif survey.status == Survey.Status.SCREENED_OUT:
+            plan.problems.append(Problem("ma_ho", _("This household stopped at Phiếu A; change its Phiếu A "
+                                                    "answers first.")))
+        else:
+            try:
+                review_services.check_commune_step(user, round_)
+            except PermissionDenied as exc:
+                plan.problems.append(Problem("ma_xa", str(exc)))
+        if not plan.problems:
+            codes = tuple(round_.standard.indicators.order_by("number").values_list("code", flat=True))
+            deprivations, missing = phieu_b.deprivations_for(facts, codes)
+            plan.problems.extend(missing)
+            plan.survey = survey
+            plan.facts = {"deprivations": deprivations, "income": facts.income, "score_a": facts.score_a,
+                          "is_farm": household.is_farm if facts.is_farm is None else facts.is_farm}
+            if not plan.problems:
+                try:
+                    review_services.preview(round_, household, **plan.facts)
+                except InvalidSurvey as exc:
+                    plan.problems.append(Problem(phieu_b.COLUMN_OF_FIELD.get(exc.field, ""), exc.message))
+    if plan.problems:
+        plan.action = REJECTED
+    elif _same_facts(plan.survey, plan.facts):
+        plan.action = UNCHANGED
+    return plan
+
+
+def _same_facts(survey: Survey, facts: dict[str, Any]) -> bool:
+    return (survey.status == Survey.Status.SURVEYED and survey.income == facts["income"]
+            and survey.score_a == facts["score_a"] and survey.is_farm == facts["is_farm"]
+            and survey.deprivations == {code: bool(flag) for code, flag in facts["deprivations"].items()})
+
+
+def _write_survey(row: SurveyRow, user) -> None:
+    try:
+        row.survey = review_services.record_survey(
+            actor=user, survey=row.survey, expected_version=row.survey.version,
+            demographic_change=row.survey.demographic_change, **row.facts)
+    except (ValidationError, PermissionDenied) as exc:
+        fields = getattr(exc, "error_dict", None) or {"": getattr(exc, "messages", [str(exc)])}
+        for name, errors in fields.items():
+            messages = ValidationError(errors).messages if name else list(errors)
+            for message in messages:
+                row.problems.append(phieu_b.Problem(phieu_b.COLUMN_OF_FIELD.get(name, ""), message))
+        row.action = REJECTED
+
+
+def survey_result(rows: list[SurveyRow], unknown_columns: list[str]) -> Result:
+    """The rows as import-export's Result, the problems of a rejected row keyed by column header."""
+    result = Result()
+    result.diff_headers = [column.header for column in SURVEYS.columns]
+    # Columns that are not Phiếu B's (the result columns of an export): ignored.
+    result.unknown_columns = list(unknown_columns)
+    for row in rows:
+        result.total_rows += 1
+        by_header = {SURVEYS.column(key).header: value for key, value in row.values.items()}
+        row_result = RowResult()
+        row_result.import_type = _IMPORT_TYPES[row.action]
+        row_result.row_values = by_header
+        row_result.diff = [by_header.get(header, "") for header in result.diff_headers]
+        row_result.object_repr = f"{SURVEYS.title} {row.number}"
+        if row.survey is not None:
+            row_result.instance, row_result.object_id = row.survey, row.survey.pk
+        if row.action == REJECTED:
+            problems: dict[str, list[str]] = {}
+            for problem in row.problems:
+                name = phieu_b.header(problem.column) if problem.column else "__all__"
+                problems.setdefault(name, []).append(problem.message)
+            error = ValidationError(problems)
+            row_result.validation_error = error
+            result.append_invalid_row(row.number, by_header, error)
+        result.increment_row_result_total(row_result)
+        result.append_row_result(row_result)
+    return result
+
+
 RESOURCES: dict[str, type[ExchangeResource]] = {
-    resource.sheet.kind: resource for resource in (HouseholdResource, MemberResource)
+    resource.sheet.kind: resource for resource in (HouseholdResource, MemberResource, SurveyResource)
 }
 
 
@@ -295,7 +508,9 @@ RESOURCES: dict[str, type[ExchangeResource]] = {
 
 def _sheet_rows(dataset) -> tuple[Sheet, Iterator[dict[str, Any]]] | None:
     """The sheet a dataset from an exchange resource lays out, and its rows by key."""
-    sheet = next((s for s in SHEETS.values() if s.title == dataset.title), None)
+    # The exporter's layouts: the sheets of columns.py, Phiếu B with its result columns.
+    sheet = next((source.sheet for source in exporter.SOURCES.values() if source.sheet.title == dataset.title),
+                 None)
     if sheet is None or list(dataset.headers or ()) != [c.header for c in sheet.columns]:
         return None
     return sheet, (dict(zip(sheet.keys, row, strict=True)) for row in dataset)

@@ -110,7 +110,7 @@ def batch_rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 @require_http_methods(["GET"])
 def export_page(request: HttpRequest) -> HttpResponse:
-    """Download households or members of the user's area in the exchange format."""
+    """Download households, members or surveys of the user's area in the exchange format."""
     from .exporter import export_response
 
     form = ExportForm(request.GET or None)

@@ -14,9 +14,12 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.scoping import communes_for
+from exchange.admin import ExchangeAdminMixin
+from exchange.resources import FORMATS, SurveyResource
 
 from . import services
 from .models import (
@@ -230,7 +233,45 @@ class ReviewReadOnlyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Survey)
-class SurveyAdmin(ReviewReadOnlyAdmin):
+class SurveyAdmin(ImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
+    """Looked at here; exported as the Phiếu B sheet, and a Phiếu B sheet imported
+    with import-export's preview and confirmation, each row written by
+    `services.record_survey` (see `exchange.resources.SurveyResource`)."""
+
+    resource_classes = [SurveyResource]
+    import_formats = FORMATS
+    import_template_name = "admin/import_export/import.html"
+    skip_admin_log = True  # the round's events record who surveyed what
+
+    def has_import_permission(self, request) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or getattr(user, "role", "") == OFFICER)
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {"user": request.user}
+
+    def get_urls(self):
+        # import-export's import and process_import, not the batch pages of
+        # ExchangeAdminMixin (the batches take households and members).
+        urls, seen = [], set()
+        for url in super().get_urls():
+            name = getattr(url, "name", None)
+            if name and (name in seen or name.endswith("_import_preview")):
+                continue
+            seen.add(name)
+            urls.append(url)
+        return urls
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        result = (getattr(response, "context_data", None) or {}).get("result")
+        if getattr(result, "unknown_columns", None):
+            self.message_user(request, _("Sheet “%(name)s”: these columns are not part of the exchange format and "
+                                         "were ignored: %(cols)s")
+                              % {"name": SurveyResource.sheet.title, "cols": ", ".join(result.unknown_columns)},
+                              messages.WARNING)
+        return response
+
     list_display = ("household", "round", "origin", "previous_category", "status", "category", "deprivation_count",
                     "income", "surveyed_at")
     list_filter = ("status", "category", "origin", "round__year")

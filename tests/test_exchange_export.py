@@ -86,7 +86,7 @@ def bulk_households(world, count: int, prefix: str) -> None:
 def test_sheets_and_headers_follow_the_column_spec():
     assert [column.header for column in HOUSEHOLDS.columns] == HOUSEHOLD_HEADERS
     assert [column.header for column in MEMBERS.columns] == MEMBER_HEADERS
-    assert set(exporter.kinds()) == {"households", "members"}
+    assert set(exporter.kinds()) == {"households", "members", "surveys"}
 
 
 @pytest.mark.parametrize("read", [csv_rows, xlsx_rows], ids=["csv", "xlsx"])
@@ -301,8 +301,8 @@ def test_a_sheet_needs_room_for_a_data_row(world):
 
 
 def test_unknown_kind_or_format_is_refused(world):
-    with pytest.raises(exporter.ExportError, match="surveys"):
-        exporter.stream_csv("surveys", world.officer)
+    with pytest.raises(exporter.ExportError, match="supports"):
+        exporter.stream_csv("supports", world.officer)
     with pytest.raises(exporter.ExportError):
         exporter.export("members", world.officer, "ods", io.BytesIO())
 

@@ -262,6 +262,10 @@ APP_URLS = {
         admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
     "admin:households_member_import_preview": (
         admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+    # Phiếu B in the admin: import-export's own import (the roles that edit surveys).
+    "admin:reviews_survey_export": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:reviews_survey_import": (None, by_role(302, 200, 403, 403, 200), None),
+    "admin:reviews_survey_process_import": (None, by_role(302, 405, 405, 405, 405), None),  # POST only
     "admin:index": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:login": (None, by_role(200, 302, 302, 302, 302), None),
     "admin:logout": (None, by_role(302, 405, 405, 405, 405), None),  # POST only; anonymous is sent to log in

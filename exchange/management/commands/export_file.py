@@ -11,11 +11,11 @@ EXTENSIONS = {".csv": "csv", ".xlsx": "xlsx"}
 
 
 class Command(BaseCommand):
-    help = "Export the households or members USERNAME may see, in the exchange format (CSV or XLSX)."
+    help = "Export the households, members or surveys USERNAME may see, in the exchange format (CSV or XLSX)."
 
     def add_arguments(self, parser):
         parser.add_argument("--user", required=True, help="the user the export is made as (and scoped to)")
-        parser.add_argument("--kind", required=True, help="households or members")
+        parser.add_argument("--kind", required=True, help="households, members or surveys")
         parser.add_argument("--out", required=True, help="the file to write (.csv or .xlsx)")
         parser.add_argument("--format", dest="fmt", default="",
                             help="csv or xlsx; by default from the extension of --out")
