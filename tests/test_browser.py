@@ -1,48 +1,22 @@
 """The real pages in headless Chromium (Debian's package), driven by Playwright.
 
-Outside CI the test skips when Chromium is missing; under CI=true it fails instead.
+The `browser_page` fixture is in conftest.py: outside CI the test skips when
+Chromium is missing; under CI=true it fails instead.
 """
 
 import os
-import shutil
 
 import pytest
 from django.core.management import call_command
 
 from households.models import Household
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-
-
-@pytest.fixture
-def browser_page(monkeypatch):
-    if CHROMIUM is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is not installed; CI must run the browser tests")
-        pytest.skip("Chromium is not installed (apt-get install chromium)")
-    from playwright.sync_api import sync_playwright
-
-    # Playwright's sync API runs an event loop in this thread; the ORM calls the
-    # test makes between page actions are ordinary synchronous ones.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        context = browser.new_context(viewport={"width": 412, "height": 915}, locale="vi-VN")  # a phone
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
+from .conftest import browser_page  # noqa: F401 - test_review_pages imports the fixture from here
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_officer_creates_finds_and_reads_the_history_of_a_household(live_server, browser_page):
+def test_officer_creates_finds_and_reads_the_history_of_a_household(live_server, browser_page):  # noqa: F811
     call_command("seed_demo", verbosity=0)
     page = browser_page
     page.goto(f"{live_server.url}/accounts/login/")
