@@ -47,7 +47,7 @@ def empty_cache():
 
 
 @pytest.fixture
-def browser_page(monkeypatch, transactional_db):
+def browser_page(monkeypatch):
     """A page of headless Chromium (Debian's package) driven by Playwright, phone-sized, in Vietnamese.
 
     Outside CI the test skips when Chromium is missing; under CI=true it fails instead.
@@ -58,12 +58,6 @@ def browser_page(monkeypatch, transactional_db):
         pytest.skip("Chromium is not installed (apt-get install chromium)")
     from playwright.sync_api import sync_playwright
 
-    from households.models import Ethnicity
-    from households.reference import load_ethnicities
-
-    # Browser tests are transactional: the flush after each one also empties the
-    # ethnic groups a migration ships, which the demo needs. Put them back.
-    load_ethnicities(Ethnicity)
     # Playwright's sync API runs an event loop in this thread; the ORM calls the
     # test makes between page actions are ordinary synchronous ones.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
