@@ -225,6 +225,8 @@ def record_screening(*, actor, survey: Survey, answers: Mapping[int, bool],
             survey.category, survey.explanation, survey.standard_code = "", "", ""
         survey.version = F("version") + 1
         survey.save()
+        if stopping:
+            _event(round_, actor, ReviewEvent.Action.SURVEYED, survey.household.code)
         survey.refresh_from_db()
     return survey
 
