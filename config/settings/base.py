@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "reviews",
     "programs",
     "exchange",
+    "reports",
 ]
 
 MIDDLEWARE = [
