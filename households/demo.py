@@ -901,7 +901,9 @@ class _ReviewBuilder:
         urban = household.area == Household.Area.URBAN
         line = standard.income_line_urban if urban else standard.income_line_rural
         middle = standard.middle_line_urban if urban else standard.middle_line_rural
-        codes = self.indicators.setdefault(standard.pk, list(standard.indicators.values_list("code", flat=True)))
+        if standard.pk not in self.indicators:
+            self.indicators[standard.pk] = list(standard.indicators.values_list("code", flat=True))
+        codes = self.indicators[standard.pk]
         cutoff = standard.deprivation_cutoff
         is_farm = household.is_farm
         if category == POOR:
@@ -925,9 +927,11 @@ class _ReviewBuilder:
         # The services read the survey's round and commune: fetched here once, not once per survey.
         if surveys is None:
             surveys = round_.surveys.select_related("household", "round__commune", "round__standard")
+        entries = []
         for survey in surveys:
             category = targets.get(survey.household_id, survey.previous_category)
-            self.services.record_survey(actor=actor, survey=survey, **self.facts(round_, survey.household, category))
+            entries.append((survey, self.facts(round_, survey.household, category)))
+        self.services.record_surveys(actor=actor, round_=round_, entries=entries)
 
     def meetings(self, round_, actor, held_on: date) -> None:
         by_village: dict[int, list] = {}

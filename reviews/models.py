@@ -142,9 +142,14 @@ class ScoreItem(models.Model):
         verbose_name_plural = _("score table items")
         ordering = ["standard", "question", "answer"]
         constraints = [
+            # One line per answer: in the national table, and in each province's own.
             models.UniqueConstraint(
-                fields=["standard", "province", "question", "answer", "area"], name="score_item_unique",
-                nulls_distinct=False,
+                fields=["standard", "question", "answer", "area"], condition=Q(province__isnull=True),
+                name="score_item_unique_national",
+            ),
+            models.UniqueConstraint(
+                fields=["standard", "province", "question", "answer", "area"], condition=Q(province__isnull=False),
+                name="score_item_unique_province",
             ),
         ]
 

@@ -323,3 +323,29 @@ def test_two_reviewers_approving_the_same_list_at_once_exactly_one_succeeds():
     round_ = ReviewRound.objects.get(pk=review.round.pk)
     assert round_.status == ReviewRound.Status.APPROVED
     assert round_.events.filter(action=ReviewEvent.Action.APPROVED).count() == 1
+
+
+def test_many_surveys_at_once_are_all_or_nothing(world):
+    second = make_household(world.officer, world.tathang, world.village, "Lý Seo Dình", code="0002",
+                            classification="near_poor", classification_year=2025)
+    round_ = services.open_round(actor=world.officer, commune=world.tathang, year=2026)
+    first, other = round_.surveys.get(household=world.household), round_.surveys.get(household=second)
+    bad = flags(round_.standard)
+    del bad["telecom"]
+    with pytest.raises(ValidationError) as info:
+        services.record_surveys(actor=world.officer, round_=round_, entries=[
+            (first, {"income": 1_000_000, "deprivations": flags(round_.standard, *POOR_FLAGS)}),
+            (other, {"income": 1_000_000, "deprivations": bad})])
+    assert "0002" in str(info.value.message_dict["telecom"])
+    assert not round_.surveys.exclude(status=Survey.Status.PENDING).exists()
+    with pytest.raises(PermissionDenied):
+        services.record_surveys(actor=world.reviewer, round_=round_, entries=[])
+    count = services.record_surveys(actor=world.officer, round_=round_, entries=[
+        (first, {"income": 1_000_000, "deprivations": flags(round_.standard, *POOR_FLAGS)}),
+        (other, {"income": 1_600_000, "deprivations": flags(round_.standard), "is_farm": True})])
+    assert count == 2
+    first.refresh_from_db()
+    other.refresh_from_db()
+    assert (first.category, first.deprivation_count, first.version) == ("poor", 4, 2)
+    assert (other.category, other.income_gap, other.standard_code) == ("middle", -100_000, "2022-2025")
+    assert round_.events.filter(action=ReviewEvent.Action.SURVEYED).count() == 2
