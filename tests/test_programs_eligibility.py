@@ -19,7 +19,10 @@ def status(pk, year, category, previous, decided_on):
     return StatusFact(pk, year, category, previous, decided_on)
 
 
-def facts(*statuses, members=(MemberFact(1, "male"),), **extra):
+A_MAN = (MemberFact(1, "male"),)
+
+
+def facts(*statuses, members=A_MAN, **extra):
     return HouseholdFacts(statuses=list(statuses), members=list(members), **extra)
 
 
