@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from core.scoping import communes_for
 from households.forms import NoTagHelper
 
 
@@ -35,9 +36,38 @@ class UploadForm(forms.Form):
 
 class ExportForm(forms.Form):
     kind = forms.ChoiceField(label=_("What"), choices=[("households", _("Households")), ("members", _("Members")),
-                                                           ("surveys", _("Surveys (Phiếu B)"))])
-    format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV (UTF-8)")])
+                                                           ("surveys", _("Surveys (Phiếu B)")),
+                                                           ("lists", _("Official lists of a year"))])
+    format = forms.ChoiceField(label=_("Format"), choices=[("xlsx", "Excel (.xlsx)"), ("csv", "CSV (UTF-8)")],
+                               help_text=_("The official lists in CSV come as a zip file of four CSV files."))
+    year = forms.IntegerField(
+        label=_("Year"), required=False, min_value=2000, max_value=2100,
+        help_text=_("For the official lists: the year of the decisions."),
+    )
+    commune = forms.CharField(
+        label=_("Commune code"), required=False, max_length=5,
+        help_text=_("For the official lists: one commune only (its 5-digit code); empty for your whole area."),
+    )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.user = user
         self.helper = NoTagHelper()
+
+    def clean_commune(self) -> str:
+        code = (self.cleaned_data.get("commune") or "").strip()
+        if not code:
+            return ""
+        if not code.isdigit():
+            raise forms.ValidationError(_("A commune code is made of digits."))
+        code = code.zfill(5)  # "2794": Excel dropped the leading zero
+        if not communes_for(self.user).filter(code=code).exists():
+            raise forms.ValidationError(_("There is no commune with the code %(code)s in your area."),
+                                        params={"code": code}, code="commune")
+        return code
+
+    def clean(self):
+        data = super().clean()
+        if data.get("kind") == "lists" and data.get("year") is None and "year" not in self.errors:
+            self.add_error("year", _("Enter the year of the official lists."))
+        return data

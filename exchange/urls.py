@@ -12,4 +12,5 @@ urlpatterns = [
     path("imports/<int:pk>/cancel/", views.batch_cancel, name="cancel"),
     path("imports/<int:pk>/rejected/", views.batch_rejected_rows, name="rejected"),
     path("exports/", views.export_page, name="export"),
+    path("exports/lists/round/<int:pk>/", views.round_lists, name="round_lists"),
 ]

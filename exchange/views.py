@@ -110,10 +110,45 @@ def batch_rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
 @login_required
 @require_http_methods(["GET"])
 def export_page(request: HttpRequest) -> HttpResponse:
-    """Download households, members or surveys of the user's area in the exchange format."""
-    from .exporter import export_response
+    """Download households, members, surveys or the official lists of the user's area in the exchange format."""
+    from .exporter import ListScope, export_response, lists_response
 
-    form = ExportForm(request.GET or None)
+    form = ExportForm(request.GET or None, user=request.user,
+                      initial={"year": _last_decided_year(request.user)})
     if form.is_bound and form.is_valid():
-        return export_response(request.user, form.cleaned_data["kind"], form.cleaned_data["format"])
+        data = form.cleaned_data
+        if data["kind"] == "lists":
+            return lists_response(request.user, ListScope(year=data["year"], commune_code=data["commune"]),
+                                  data["format"])
+        return export_response(request.user, data["kind"], data["format"])
     return render(request, "exchange/export.html", {"form": form})
+
+
+def _last_decided_year(user) -> int | None:
+    from django.db.models import Max
+
+    from reviews.models import ReviewRound
+
+    return (ReviewRound.objects.for_user(user).filter(status=ReviewRound.Status.DECIDED)
+            .aggregate(year=Max("year"))["year"])
+
+
+@login_required
+@require_GET
+def round_lists(request: HttpRequest, pk: int) -> FileResponse:
+    """The four lists of a decided round's decision (Mẫu 02): XLSX, or with ?format=csv a zip of CSV files."""
+    from reviews.models import ReviewRound
+
+    from .exporter import FORMATS, ListScope, lists_response
+
+    try:
+        round_ = ReviewRound.objects.for_user(request.user).select_related("commune").get(pk=pk)
+    except ReviewRound.DoesNotExist:
+        raise Http404(_("No such record in your area.")) from None
+    if round_.status != ReviewRound.Status.DECIDED:
+        raise Http404(_("This round has no decision yet."))
+    fmt = request.GET.get("format", "xlsx")
+    if fmt not in FORMATS:
+        raise Http404(_("Unknown format."))
+    return lists_response(request.user, ListScope(year=round_.year, round_id=round_.pk), fmt,
+                          commune_code=round_.commune.code)

@@ -247,6 +247,8 @@ APP_URLS = {
     "households:restore": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:imports": (None, by_role(302, 200, 403, 200, 200), None),
     "exchange:export": (None, by_role(302, 200, 200, 200, 200), None),
+    # The official lists of a decided round, as a file: everyone who sees the round.
+    "exchange:round_lists": (decided_rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:batch": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:progress": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:rejected": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
