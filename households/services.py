@@ -278,6 +278,10 @@ def queue_summary_refresh(commune_id: int) -> None:
             connection._summary_flush = None  # the next transaction queues afresh
             for queued_id in sorted(communes):
                 refresh_commune_summary.delay(queued_id)
+            # The same changes move the report figures (reports.tasks).
+            from reports.tasks import mark_dirty
+
+            mark_dirty(communes)
 
         flush.communes = communes
         connection._summary_flush = flush

@@ -8,6 +8,7 @@ other service running.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -159,6 +160,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Long jobs must not be handed to a second worker while the first still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
+# Celery beat: the nightly reconciliation of every rollup from the rows (reports.tasks).
+CELERY_BEAT_SCHEDULE = {
+    "reconcile-rollups": {
+        "task": "reports.tasks.reconcile_rollups",
+        "schedule": crontab(hour=1, minute=30),
+        "options": {"expires": 6 * 60 * 60},
+    },
+}
 
 IMPORT_EXPORT_SKIP_ADMIN_ACTION_EXPORT_UI = False
 

@@ -1,0 +1,632 @@
+"""Rollups computed from the source rows, set-based.
+
+One pass classifies every household of the scope (one commune, or all of them)
+into a temporary table — its official category in the year and the year before,
+its preliminary category, the surveys behind them, its last exit from the lists —
+with window functions in SQL. A few GROUP BY queries over that table then give
+every figure of every commune at once; Python only assembles the rows per
+commune and sums communes into the units above them. Nothing loops over
+households in Python except the next standard's effect, which must call the
+pure `reviews.classification.classify` and does so in bounded batches, with
+identical facts classified once.
+
+Concurrency: a commune's rows are written in one transaction holding that
+commune's lock (a PostgreSQL advisory lock), and a parent's rows under the
+parent's lock after reading its communes' committed rows, so two runs at once
+serialise and the second writes the same numbers again. A full run holds the
+exclusive form of a global lock that commune runs take shared, so it never
+interleaves with them. Every run overwrites; nothing is ever added to a stored
+figure, so running twice changes nothing.
+"""
+
+# ruff: noqa: S608 - the SQL is assembled from this module's constants and column names; values are parameters.
+from __future__ import annotations
+
+import itertools
+import json
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime
+
+from django.db import connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from geo.models import AdminUnit
+from households.models import Household
+from reviews.classification import InvalidSurvey, Rules, classify
+from reviews.models import Category, HouseholdStatus, PovertyStandard, ReviewRound, Survey
+from reviews.services import NEWLY_ESCAPED_YEARS
+
+from .models import BREAKDOWNS, FIGURES, DirtyCommune, Rollup, StandardEffect
+
+OFFICIAL, PRELIMINARY = Rollup.Stage.OFFICIAL, Rollup.Stage.PRELIMINARY
+ON_LISTS = (Category.POOR.value, Category.NEAR_POOR.value)
+# The first year of the next standard (Decree 351/2025: 2027–2030).
+NEXT_STANDARD_YEAR = 2027
+# Advisory-lock namespaces (the first key of pg_advisory_xact_lock(int, int)).
+LOCK_UNIT = 7201
+LOCK_ALL = 7202
+TEMP_TABLE = "reports_rollup_households"
+BATCH = 5000
+
+# Movements of form 7.2/7.3 counted as a decrease or an increase of a list.
+CELL_KEYS = ("households", "persons", "urban_households", "urban_persons")
+
+
+# --- locks -------------------------------------------------------------------------
+
+
+def _lock_unit(unit_id: int) -> None:
+    """Serialise writers of one unit's rows until the transaction ends."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [LOCK_UNIT, unit_id])
+    else:  # SQLite serialises writers itself; the row lock documents the intent elsewhere
+        list(AdminUnit.objects.select_for_update().filter(pk=unit_id).values_list("pk"))
+
+
+def _lock_all(shared: bool) -> None:
+    if connection.vendor == "postgresql":
+        function = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT {function}(%s, %s)", [LOCK_ALL, 0])
+
+
+# --- the per-household table ---------------------------------------------------------
+
+
+def _aware(day: date) -> datetime:
+    return timezone.make_aware(datetime(day.year, day.month, day.day))
+
+
+def newly_escaped_on(year: int) -> date:
+    """The day "newly escaped" is judged on for a year's figures: its last day, or today."""
+    return min(date(year, 12, 31), timezone.localdate())
+
+
+def _since(on: date) -> date:
+    try:
+        return on.replace(year=on.year - NEWLY_ESCAPED_YEARS)
+    except ValueError:  # 29 February
+        return on.replace(year=on.year - NEWLY_ESCAPED_YEARS, day=28)
+
+
+def _latest(alias: str, where: str) -> str:
+    """The latest status per household among those matching `where`, as a derived table."""
+    return f"""(
+        SELECT household_id, category, survey_id FROM (
+            SELECT s.household_id, s.category, s.survey_id,
+                   ROW_NUMBER() OVER (PARTITION BY s.household_id
+                                      ORDER BY s.year DESC, s.decided_on DESC, s.id DESC) AS rn
+            FROM reviews_householdstatus s
+            JOIN households_household hh ON hh.id = s.household_id
+            JOIN reviews_reviewround r ON r.id = s.round_id
+            WHERE {where} {{scope_hh}}
+        ) ranked WHERE rn = 1
+    ) {alias}"""
+
+
+def _build_table(year: int, commune_id: int | None) -> None:
+    """Classify every household of the scope into TEMP_TABLE (one row per household)."""
+    ops = connection.ops
+    on = newly_escaped_on(year)
+    params = {
+        "year": year,
+        "prev": year - 1,
+        "periodic": ReviewRound.Kind.PERIODIC,
+        "start": ops.adapt_datetimefield_value(_aware(date(year, 1, 1))),
+        "end": ops.adapt_datetimefield_value(_aware(date(year + 1, 1, 1))),
+        "on": ops.adapt_datefield_value(on),
+        "poor": Category.POOR,
+        "near": Category.NEAR_POOR,
+        "surveyed": Survey.Status.SURVEYED,
+        "screened": Survey.Status.SCREENED_OUT,
+        "urban": Household.Area.URBAN,
+        "commune": commune_id,
+    }
+    scope_h = "AND h.commune_id = %(commune)s" if commune_id else ""
+    scope_hh = "AND hh.commune_id = %(commune)s" if commune_id else ""
+    not_this_round = "NOT (s.year = %(year)s AND r.kind = %(periodic)s)"
+    exit_ = "s.previous_category IN (%(poor)s, %(near)s) AND s.category NOT IN (%(poor)s, %(near)s)"
+    true = "TRUE" if connection.vendor == "postgresql" else "1"
+    sql = f"""
+        CREATE TEMPORARY TABLE {TEMP_TABLE} AS
+        SELECT h.id AS household_id, h.commune_id AS commune_id, h.member_count AS persons,
+               CASE WHEN h.area = %(urban)s THEN 1 ELSE 0 END AS urban,
+               CASE WHEN h.is_ethnic_minority THEN 1 ELSE 0 END AS minority,
+               CASE WHEN h.has_meritorious_member THEN 1 ELSE 0 END AS meritorious,
+               CASE WHEN h.is_social_protection THEN 1 ELSE 0 END AS social_protection,
+               CASE WHEN (NOT h.is_archived OR h.archived_at >= %(end)s)
+                         AND (h.created_at < %(end)s OR off.household_id IS NOT NULL) THEN 1 ELSE 0 END AS in_year,
+               CASE WHEN (NOT h.is_archived OR h.archived_at >= %(start)s)
+                         AND (h.created_at < %(start)s OR prev.household_id IS NOT NULL) THEN 1 ELSE 0 END
+                   AS in_prev,
+               COALESCE(off.category, 'none') AS off_cat, off.survey_id AS off_survey,
+               COALESCE(prev.category, 'none') AS prev_cat,
+               COALESCE(base.category, 'none') AS base_cat,
+               CASE WHEN sv.id IS NOT NULL THEN sv.category ELSE COALESCE(base.category, 'none') END AS pre_cat,
+               CASE WHEN sv.id IS NOT NULL THEN sv.id ELSE base.survey_id END AS pre_survey,
+               ex.exit_on AS exit_on, bex.exit_on AS base_exit_on
+        FROM households_household h
+        LEFT JOIN {_latest("off", "s.year <= %(year)s")} ON off.household_id = h.id
+        LEFT JOIN {_latest("prev", "s.year <= %(prev)s")} ON prev.household_id = h.id
+        LEFT JOIN {_latest("base", f"s.year <= %(year)s AND {not_this_round}")} ON base.household_id = h.id
+        LEFT JOIN (
+            SELECT sv.id, sv.household_id, sv.category FROM reviews_survey sv
+            JOIN reviews_reviewround r ON r.id = sv.round_id
+            WHERE r.year = %(year)s AND r.kind = %(periodic)s AND sv.status IN (%(surveyed)s, %(screened)s)
+                  {"AND r.commune_id = %(commune)s" if commune_id else ""}
+        ) sv ON sv.household_id = h.id
+        LEFT JOIN (
+            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM reviews_householdstatus s
+            JOIN households_household hh ON hh.id = s.household_id
+            WHERE s.year <= %(year)s AND s.decided_on <= %(on)s AND {exit_} {scope_hh}
+            GROUP BY s.household_id
+        ) ex ON ex.household_id = h.id
+        LEFT JOIN (
+            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM reviews_householdstatus s
+            JOIN households_household hh ON hh.id = s.household_id
+            JOIN reviews_reviewround r ON r.id = s.round_id
+            WHERE s.year <= %(year)s AND s.decided_on <= %(on)s AND {exit_} AND {not_this_round} {scope_hh}
+            GROUP BY s.household_id
+        ) bex ON bex.household_id = h.id
+        WHERE {true} {scope_h}
+    """.replace("{scope_hh}", scope_hh)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
+        cursor.execute(sql, params)
+        cursor.execute(f"DELETE FROM {TEMP_TABLE} WHERE in_year = 0 AND in_prev = 0")
+        if connection.vendor == "postgresql":
+            cursor.execute(f"ANALYZE {TEMP_TABLE}")
+
+
+def _drop_table() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
+
+
+# --- the figures ----------------------------------------------------------------------
+
+
+def _figure_columns(stage: str, since: date) -> list[tuple[str, str, str]]:
+    """(figure, condition, measure) for the integer figures of a stage, over TEMP_TABLE."""
+    cat = "off_cat" if stage == OFFICIAL else "pre_cat"
+    poor, near, middle = f"{cat} = 'poor'", f"{cat} = 'near_poor'", f"{cat} = 'middle'"
+    off_lists = f"{cat} NOT IN ('poor', 'near_poor')"
+    if stage == OFFICIAL:
+        escaped = f"{off_lists} AND exit_on >= %(since)s"
+    else:
+        escaped = f"{off_lists} AND (base_cat IN ('poor', 'near_poor') OR base_exit_on >= %(since)s)"
+    groups = {"": "1 = 1", "poor_": poor, "near_poor_": near, "middle_": middle}
+    columns = []
+    for prefix, condition in groups.items():
+        columns.append((f"{prefix}households", condition, "1"))
+        columns.append((f"{prefix}persons", condition, "persons"))
+    for split, flag in (("urban_", "urban = 1"), ("minority_", "minority = 1")):
+        for prefix, condition in (("", "1 = 1"), ("poor_", poor), ("near_poor_", near)):
+            columns.append((f"{split}{prefix}households", f"{flag} AND {condition}", "1"))
+            columns.append((f"{split}{prefix}persons", f"{flag} AND {condition}", "persons"))
+    columns.append(("newly_escaped_households", escaped, "1"))
+    columns.append(("newly_escaped_persons", escaped, "persons"))
+    for group, flag in (("ethnic_minority", "minority = 1"), ("meritorious", "meritorious = 1"),
+                        ("social_protection", "social_protection = 1")):
+        for prefix, condition in (("poor_", poor), ("near_poor_", near)):
+            columns.append((f"tg:{group}:{prefix}households", f"{flag} AND {condition}", "1"))
+            columns.append((f"tg:{group}:{prefix}persons", f"{flag} AND {condition}", "persons"))
+    # Form 7.2/7.3: the start of the year is last year's official list (over last year's households).
+    for key, category in (("poor", "poor"), ("near_poor", "near_poor")):
+        for cell, flag in (("households", "1"), ("persons", "persons")):
+            for area, cond in (("", "1 = 1"), ("urban_", "urban = 1")):
+                columns.append((f"start:{key}:{area}{cell}", f"prev_cat = '{category}' AND {cond}", flag))
+    return columns
+
+
+def _sum_case(condition: str, measure: str, population: str) -> str:
+    return f"SUM(CASE WHEN {population} = 1 AND {condition} THEN {measure} ELSE 0 END)"
+
+
+def _main_figures(stage: str, year: int) -> dict[int, dict]:
+    since = _since(newly_escaped_on(year))
+    columns = _figure_columns(stage, since)
+    select = ", ".join(
+        _sum_case(cond, measure, "in_prev" if name.startswith("start:") else "in_year")
+        for name, cond, measure in columns
+    )
+    params = {"since": connection.ops.adapt_datefield_value(since)}
+    out: dict[int, dict] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT commune_id, {select} FROM {TEMP_TABLE} GROUP BY commune_id", params)
+        for row in cursor.fetchall():
+            values = dict(zip((name for name, _c, _m in columns), (int(v or 0) for v in row[1:]), strict=True))
+            figures = {name: values[name] for name in FIGURES}
+            target_groups: dict = defaultdict(dict)
+            movements: dict = {"poor": {"start": {}, "decrease": {}, "increase": {}, "end": {}},
+                               "near_poor": {"start": {}, "decrease": {}, "increase": {}, "end": {}}}
+            for name, value in values.items():
+                if name.startswith("tg:"):
+                    _tg, group, figure = name.split(":")
+                    target_groups[group][figure] = value
+                elif name.startswith("start:"):
+                    _s, key, cell = name.split(":")
+                    movements[key]["start"][cell] = value
+            for key in ("poor", "near_poor"):
+                movements[key]["end"] = {
+                    "households": figures[f"{key}_households"], "persons": figures[f"{key}_persons"],
+                    "urban_households": figures[f"urban_{key}_households"],
+                    "urban_persons": figures[f"urban_{key}_persons"],
+                }
+            figures["target_groups"] = dict(target_groups)
+            figures["movements"] = movements
+            out[row[0]] = figures
+    return out
+
+
+def _ethnic_groups() -> dict[int, dict[str, dict]]:
+    """{commune: {stage: {ethnicity code: counts}}}: households by the head's group, persons by their own."""
+    columns = []
+    for stage, cat in ((OFFICIAL, "off_cat"), (PRELIMINARY, "pre_cat")):
+        columns += [
+            (stage, "households", "SUM(CASE WHEN m.relation = 'head' THEN 1 ELSE 0 END)"),
+            (stage, "persons", "COUNT(*)"),
+        ]
+        for key in ("poor", "near_poor"):
+            columns += [
+                (stage, f"{key}_households",
+                 f"SUM(CASE WHEN m.relation = 'head' AND t.{cat} = '{key}' THEN 1 ELSE 0 END)"),
+                (stage, f"{key}_persons", f"SUM(CASE WHEN t.{cat} = '{key}' THEN 1 ELSE 0 END)"),
+            ]
+    select = ", ".join(expression for _s, _n, expression in columns)
+    out: dict = defaultdict(lambda: {OFFICIAL: {}, PRELIMINARY: {}})
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT t.commune_id, e.code, {select}
+            FROM {TEMP_TABLE} t
+            JOIN households_member m ON m.household_id = t.household_id AND NOT m.is_archived
+            JOIN households_ethnicity e ON e.id = m.ethnicity_id
+            WHERE t.in_year = 1
+            GROUP BY t.commune_id, e.code
+        """)
+        for row in cursor.fetchall():
+            commune_id, code = row[0], row[1]
+            for (stage, name, _e), value in zip(columns, row[2:], strict=True):
+                out[commune_id][stage].setdefault(code, {})[name] = int(value or 0)
+    return out
+
+
+def _deprivation() -> dict[int, dict[str, dict]]:
+    """{commune: {stage: {"poor": {indicator: households}, "near_poor": {…}}}} from the surveys behind the lists."""
+    if connection.vendor == "postgresql":
+        unnest, code = "CROSS JOIN LATERAL jsonb_array_elements_text(s.deprived) AS d(code)", "d.code"
+    else:
+        unnest, code = "JOIN json_each(s.deprived) AS d", "d.value"
+    out: dict = defaultdict(lambda: {OFFICIAL: {"poor": {}, "near_poor": {}},
+                                     PRELIMINARY: {"poor": {}, "near_poor": {}}})
+    with connection.cursor() as cursor:
+        for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
+            cursor.execute(f"""
+                SELECT t.commune_id, t.{cat}, {code}, COUNT(*)
+                FROM {TEMP_TABLE} t
+                JOIN reviews_survey s ON s.id = t.{survey}
+                {unnest}
+                WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor')
+                GROUP BY t.commune_id, t.{cat}, {code}
+            """)
+            for commune_id, category, indicator, count in cursor.fetchall():
+                out[commune_id][stage][category][indicator] = int(count)
+    return out
+
+
+def _official_movements(year: int) -> dict[int, list[tuple]]:
+    """{commune: [(movement, previous, category, cell)]}: the year's changes of list (form 7.2/7.3).
+
+    A household with two decided statuses in the year (a regular batch, then the
+    periodic review) counts once for each change it made.
+    """
+    out: dict = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT t.commune_id, s.movement, s.previous_category, s.category, COUNT(*), SUM(t.persons),
+                   SUM(t.urban), SUM(CASE WHEN t.urban = 1 THEN t.persons ELSE 0 END)
+            FROM reviews_householdstatus s
+            JOIN {TEMP_TABLE} t ON t.household_id = s.household_id
+            WHERE s.year = %s AND s.previous_category <> s.category
+            GROUP BY t.commune_id, s.movement, s.previous_category, s.category
+        """, [year])
+        for commune_id, movement, previous, category, *cell in cursor.fetchall():
+            out[commune_id].append((movement, previous, category,
+                                    dict(zip(CELL_KEYS, (int(v or 0) for v in cell), strict=True))))
+    return out
+
+
+def _add_cell(into: dict, cell: dict) -> None:
+    for key, value in cell.items():
+        into[key] = into.get(key, 0) + value
+
+
+def _apply_movements(movements: dict, changes: Iterable[tuple]) -> None:
+    for movement, previous, category, cell in changes:
+        for key in ("poor", "near_poor"):
+            if previous == key and category != key:
+                _add_cell(movements[key]["decrease"].setdefault(movement, {}), cell)
+            elif category == key and previous != key:
+                _add_cell(movements[key]["increase"].setdefault(movement, {}), cell)
+
+
+def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dict]]:
+    """{commune id: {stage: {figure: value}}} for one commune or all, from the source rows.
+
+    Must run inside a transaction (the temporary table lives on its connection).
+    """
+    _build_table(year, commune_id)
+    try:
+        stages = {OFFICIAL: _main_figures(OFFICIAL, year), PRELIMINARY: _main_figures(PRELIMINARY, year)}
+        groups = _ethnic_groups()
+        deprivation = _deprivation()
+        changes = _official_movements(year)
+    finally:
+        _drop_table()
+    out: dict[int, dict[str, dict]] = {}
+    for stage, by_commune in stages.items():
+        for cid, figures in by_commune.items():
+            figures["ethnic_groups"] = groups.get(cid, {}).get(stage, {}) if cid in groups else {}
+            figures["deprivation"] = deprivation[cid][stage] if cid in deprivation else {"poor": {}, "near_poor": {}}
+            if stage == OFFICIAL:
+                _apply_movements(figures["movements"], changes.get(cid, ()))
+            out.setdefault(cid, {})[stage] = figures
+    return out
+
+
+def empty_figures() -> dict:
+    return {**dict.fromkeys(FIGURES, 0), **{name: {} for name in BREAKDOWNS}}
+
+
+# --- writing -------------------------------------------------------------------------------
+
+
+def _rollup_rows(unit_id: int, year: int, by_stage: dict[str, dict], now) -> list[Rollup]:
+    rows = []
+    for stage in (OFFICIAL, PRELIMINARY):
+        figures = by_stage.get(stage) or empty_figures()
+        rows.append(Rollup(unit_id=unit_id, year=year, stage=stage, computed_at=now,
+                           **{name: figures[name] for name in (*FIGURES, *BREAKDOWNS)}))
+    return rows
+
+
+def _write(rows: list[Rollup]) -> None:
+    """Insert or overwrite rollups in one statement per batch (never adds to a stored figure)."""
+    Rollup.objects.bulk_create(rows, batch_size=1000, update_conflicts=True,
+                               unique_fields=["unit", "year", "stage"],
+                               update_fields=[*FIGURES, *BREAKDOWNS, "computed_at"])
+
+
+def recompute_commune(commune_id: int, year: int, *, parents: bool = True) -> dict[str, dict]:
+    """Recompute one commune's rollups of a year from its rows, then the units above it."""
+    with transaction.atomic():
+        _lock_all(shared=True)
+        _lock_unit(commune_id)
+        started = timezone.now()
+        figures = compute(year, commune_id).get(commune_id, {})
+        _write(_rollup_rows(commune_id, year, figures, timezone.now()))
+        recompute_standard_effect([commune_id])
+        # Only marks made before this run started are settled by it.
+        DirtyCommune.objects.filter(commune_id=commune_id, year=year, marked_at__lte=started).delete()
+    if parents:
+        recompute_parents([commune_id], year)
+    return figures
+
+
+def parents_of(commune_ids: Iterable[int]) -> list[int]:
+    """The reviewing units (districts on the 2021 map, provinces on the 2025 map) and provinces above."""
+    ids = set()
+    for parent_id, province_id in AdminUnit.objects.filter(pk__in=list(commune_ids)).values_list(
+            "parent_id", "province_id"):
+        ids.update(i for i in (parent_id, province_id) if i)
+    return sorted(ids)
+
+
+def _children_filter(unit: AdminUnit) -> Q:
+    if unit.level == AdminUnit.Level.PROVINCE:
+        return Q(unit__province_id=unit.pk)
+    return Q(unit__parent_id=unit.pk)
+
+
+def add_figures(total: dict, figures) -> None:
+    """Add one rollup's figures (a Rollup or a dict) into `total`, breakdowns key by key."""
+    get = (lambda name: getattr(figures, name)) if isinstance(figures, Rollup) else figures.__getitem__
+    for name in FIGURES:
+        total[name] = total.get(name, 0) + get(name)
+    for name in BREAKDOWNS:
+        _add_nested(total.setdefault(name, {}), get(name))
+
+
+def _add_nested(into: dict, other: dict) -> None:
+    for key, value in other.items():
+        if isinstance(value, dict):
+            _add_nested(into.setdefault(key, {}), value)
+        else:
+            into[key] = into.get(key, 0) + value
+
+
+def recompute_parents(commune_ids: Iterable[int], year: int) -> None:
+    """Sum the communes' rollups into each unit above them, one unit per transaction under its lock."""
+    units = AdminUnit.objects.filter(pk__in=parents_of(commune_ids))
+    for unit in units:
+        with transaction.atomic():
+            _lock_all(shared=True)
+            _lock_unit(unit.pk)
+            _write_parent(unit, year)
+            _write_parent_effect(unit)
+
+
+def _write_parent(unit: AdminUnit, year: int) -> None:
+    totals = {OFFICIAL: empty_figures(), PRELIMINARY: empty_figures()}
+    children = Rollup.objects.filter(_children_filter(unit), unit__level=AdminUnit.Level.COMMUNE, year=year)
+    for rollup in children:
+        add_figures(totals[rollup.stage], rollup)
+    _write(_rollup_rows(unit.pk, year, totals, timezone.now()))
+
+
+def recompute_all(year: int) -> int:
+    """Every commune of a year in a few set-based queries, then every unit above; returns the communes."""
+    with transaction.atomic():
+        _lock_all(shared=False)
+        started = now = timezone.now()
+        by_commune = compute(year)
+        existing = set(Rollup.objects.filter(year=year, unit__level=AdminUnit.Level.COMMUNE)
+                       .values_list("unit_id", flat=True))
+        communes = sorted(set(by_commune) | existing)
+        rows = list(itertools.chain.from_iterable(
+            _rollup_rows(cid, year, by_commune.get(cid, {}), now) for cid in communes))
+        _write(rows)
+        # The units above, summed in Python from the figures just computed.
+        links = {pk: (parent, province) for pk, parent, province in AdminUnit.objects.filter(
+            pk__in=communes).values_list("pk", "parent_id", "province_id")}
+        totals: dict[int, dict] = {}
+        for cid in communes:
+            for parent_id in set(links.get(cid, (None, None))) - {None}:
+                for stage in (OFFICIAL, PRELIMINARY):
+                    add_figures(totals.setdefault(parent_id, {}).setdefault(stage, empty_figures()),
+                                by_commune.get(cid, {}).get(stage) or empty_figures())
+        _write(list(itertools.chain.from_iterable(
+            _rollup_rows(uid, year, by_stage, now) for uid, by_stage in totals.items())))
+        recompute_standard_effect(None)
+        DirtyCommune.objects.filter(year=year, marked_at__lte=started).delete()
+    return len(communes)
+
+
+# --- the next standard's effect ---------------------------------------------------------------
+
+
+def next_standards() -> dict[int | None, PovertyStandard]:
+    """{province id or None (national): the standard of NEXT_STANDARD_YEAR}."""
+    standards = {}
+    for standard in PovertyStandard.objects.filter(first_year__lte=NEXT_STANDARD_YEAR,
+                                                   last_year__gte=NEXT_STANDARD_YEAR).order_by("first_year"):
+        standards[standard.province_id] = standard
+    return standards
+
+
+def _classify_next(rules: Rules, facts: tuple, memo: dict) -> str:
+    """The household's category under `rules` from its survey facts; identical facts classified once."""
+    key = (rules.code, *facts)
+    if key not in memo:
+        area, status, income, score_a, is_farm, deprived = facts
+        if status != Survey.Status.SURVEYED:
+            memo[key] = Category.NONE  # stopped at Phiếu A
+        else:
+            # Indicators of the next standard that the survey did not ask count as not deprived.
+            answers = {code: code in deprived for code in rules.indicators}
+            try:
+                memo[key] = classify(rules, area=area, deprivations=answers, income=income, score_a=score_a,
+                                     is_farm=is_farm).category
+            except InvalidSurvey:
+                memo[key] = None
+    return memo[key]
+
+
+def recompute_standard_effect(commune_ids: list[int] | None) -> None:
+    """Classify each active household's latest survey facts with the next standard, per commune.
+
+    Set-based fetch (one window query), classification in batches of BATCH rows.
+    """
+    standards = next_standards()
+    if not standards or (commune_ids is not None and not commune_ids):
+        return
+    rules = {province: Rules.from_standard(standard) for province, standard in standards.items()}
+    ids = ", ".join(str(int(c)) for c in commune_ids or ())
+    scope = f"AND h.commune_id IN ({ids})" if commune_ids else ""
+    sql = f"""
+        SELECT h.commune_id, c.province_id, h.member_count, h.area,
+               sv.status, sv.income, sv.score_a, sv.is_farm, sv.deprived
+        FROM households_household h
+        JOIN geo_adminunit c ON c.id = h.commune_id
+        LEFT JOIN (
+            SELECT household_id, status, income, score_a, is_farm, deprived FROM (
+                SELECT s.household_id, s.status, s.income, s.score_a, s.is_farm, s.deprived,
+                       ROW_NUMBER() OVER (PARTITION BY s.household_id ORDER BY r.year DESC, r.month DESC, s.id DESC)
+                           AS rn
+                FROM reviews_survey s
+                JOIN reviews_reviewround r ON r.id = s.round_id
+                JOIN households_household h ON h.id = s.household_id
+                WHERE s.status IN (%s, %s) {scope}
+            ) ranked WHERE rn = 1
+        ) sv ON sv.household_id = h.id
+        WHERE NOT h.is_archived {scope}
+    """
+    counts: dict[int, dict] = defaultdict(lambda: defaultdict(int))
+    codes: dict[int, str] = {}
+    memo: dict = {}
+    decode = connection.vendor != "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [Survey.Status.SURVEYED, Survey.Status.SCREENED_OUT])
+        while batch := cursor.fetchmany(BATCH):
+            for commune_id, province_id, persons, area, status, income, score_a, is_farm, deprived in batch:
+                standard_rules = rules.get(province_id) or rules.get(None)
+                if standard_rules is None:
+                    continue
+                codes[commune_id] = standard_rules.code
+                row = counts[commune_id]
+                row["households"] += 1
+                row["persons"] += persons
+                if status is None:
+                    continue
+                if decode and isinstance(deprived, str):
+                    deprived = json.loads(deprived)
+                category = _classify_next(standard_rules, (area, status, income, score_a, bool(is_farm),
+                                                            frozenset(deprived or ())), memo)
+                if category is None:
+                    continue
+                row["surveyed_households"] += 1
+                if category in ON_LISTS:
+                    key = "poor" if category == Category.POOR else "near_poor"
+                    row[f"{key}_households"] += 1
+                    row[f"{key}_persons"] += persons
+    now = timezone.now()
+    targets = commune_ids if commune_ids is not None else sorted(set(counts) | set(
+        StandardEffect.objects.filter(unit__level=AdminUnit.Level.COMMUNE).values_list("unit_id", flat=True)))
+    rows = []
+    for commune_id in targets:
+        code = codes.get(commune_id) or next(iter(rules.values())).code
+        rows.append(StandardEffect(unit_id=commune_id, standard_code=code, computed_at=now,
+                                   **dict(counts.get(commune_id, {}))))
+    if commune_ids is not None:
+        StandardEffect.objects.filter(unit_id__in=commune_ids).exclude(
+            standard_code__in=[r.standard_code for r in rows]).delete()
+    _write_effects(rows)
+    if commune_ids is None:
+        for unit in AdminUnit.objects.filter(pk__in=parents_of(targets)):
+            _write_parent_effect(unit)
+
+
+EFFECT_FIGURES = ("households", "persons", "surveyed_households", "poor_households", "poor_persons",
+                  "near_poor_households", "near_poor_persons")
+
+
+def _write_effects(rows: list[StandardEffect]) -> None:
+    StandardEffect.objects.bulk_create(rows, batch_size=1000, update_conflicts=True,
+                                       unique_fields=["unit", "standard_code"],
+                                       update_fields=[*EFFECT_FIGURES, "computed_at"])
+
+
+def _write_parent_effect(unit: AdminUnit) -> None:
+    totals: dict[str, dict] = {}
+    for effect in StandardEffect.objects.filter(_children_filter(unit), unit__level=AdminUnit.Level.COMMUNE):
+        row = totals.setdefault(effect.standard_code, dict.fromkeys(EFFECT_FIGURES, 0))
+        for name in EFFECT_FIGURES:
+            row[name] += getattr(effect, name)
+    now = timezone.now()
+    StandardEffect.objects.filter(unit=unit).exclude(standard_code__in=list(totals)).delete()
+    _write_effects([StandardEffect(unit=unit, standard_code=code, computed_at=now, **row)
+                    for code, row in totals.items()])
+
+
+# --- which years -----------------------------------------------------------------------------
+
+
+def report_years() -> list[int]:
+    """The years figures are kept for: every year with a round or a status, and the current year."""
+    years = set(ReviewRound.objects.values_list("year", flat=True).distinct())
+    years |= set(HouseholdStatus.objects.values_list("year", flat=True).distinct())
+    years.add(timezone.localdate().year)
+    return sorted(years)

@@ -1,0 +1,59 @@
+"""Keeping the rollups current: mark a commune dirty after a commit, recompute it in a task.
+
+Every change that matters (a household saved or archived, an import, a survey, a
+decision) already queues `households.services.queue_summary_refresh` on commit;
+its flush calls `mark_dirty` for the same communes. Without a broker the task
+runs in the committing process at once (CELERY_TASK_ALWAYS_EAGER), as every
+other task does.
+"""
+
+from collections.abc import Iterable
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import compute
+from .models import DirtyCommune, Rollup
+
+
+def years_to_mark(commune_id: int) -> set[int]:
+    """A change may alter every year kept for the commune (persons are today's members), and this year."""
+    years = set(Rollup.objects.filter(unit_id=commune_id).values_list("year", flat=True).distinct())
+    years.add(timezone.localdate().year)
+    return years
+
+
+def mark_dirty(commune_ids: Iterable[int], years: Iterable[int] | None = None) -> None:
+    """Queue communes' rollups for recomputation (called after the commit of a change), then the task."""
+    now = timezone.now()
+    for commune_id in sorted(set(commune_ids)):
+        for year in sorted(set(years) if years is not None else years_to_mark(commune_id)):
+            # A later mark moves marked_at forward, so a run already under way does not settle it.
+            DirtyCommune.objects.update_or_create(commune_id=commune_id, year=year, defaults={"marked_at": now})
+    refresh_dirty_rollups.delay()
+
+
+@shared_task(acks_late=True)
+def refresh_dirty_rollups(limit: int = 500) -> int:
+    """Recompute the dirty communes (oldest marks first) and the units above them.
+
+    Idempotent: each commune is recomputed from its rows under its lock and its
+    mark removed only if it was made before that run began, so running twice, or
+    two workers at once, gives the same figures and loses no change.
+    """
+    dirty = list(DirtyCommune.objects.order_by("marked_at").values_list("commune_id", "year")[:limit])
+    by_year: dict[int, set[int]] = {}
+    for commune_id, year in dirty:
+        compute.recompute_commune(commune_id, year, parents=False)
+        by_year.setdefault(year, set()).add(commune_id)
+    for year, communes in by_year.items():
+        compute.recompute_parents(communes, year)
+    if len(dirty) == limit:
+        refresh_dirty_rollups.delay(limit)
+    return len(dirty)
+
+
+@shared_task(acks_late=True)
+def reconcile_rollups() -> dict[int, int]:
+    """Nightly: recompute every year of every commune from the rows, whatever was marked."""
+    return {year: compute.recompute_all(year) for year in compute.report_years()}
