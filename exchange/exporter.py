@@ -561,13 +561,16 @@ def _heading(user, scope: ListScope) -> _Heading:
     today = timezone.localdate()
     if communes == 1:
         name = _unit_name(decisions[0][0], decisions[0][1])
+        # "Chủ tịch UBND xã Tả Thàng": the kind in lower case inside a sentence.
+        kind = decisions[0][1]
+        in_sentence = kind.lower() + name[len(kind):] if kind and name.startswith(kind) else name
         named = [f"số {number} ngày {day:%d/%m/%Y}" for _name, _kind, number, day, _signer in decisions]
         if len(decisions) <= MAX_DECISIONS_NAMED:
             word = "Quyết định" if len(decisions) == 1 else "các Quyết định"
-            decision = f"(Kèm theo {word} {'; '.join(named)} của Chủ tịch UBND {name})"
+            decision = f"(Kèm theo {word} {'; '.join(named)} của Chủ tịch UBND {in_sentence})"
         else:
             count = rounds.count()
-            decision = f"(Kèm theo {count} quyết định năm {scope.year} của Chủ tịch UBND {name})"
+            decision = f"(Kèm theo {count} quyết định năm {scope.year} của Chủ tịch UBND {in_sentence})"
         last = decisions[-1] if len(decisions) <= MAX_DECISIONS_NAMED else None
         day = last[3] if last else today
         signer = last[4] if last else ""

@@ -181,6 +181,10 @@ def test_a_year_takes_each_households_last_decision_of_that_year(decided):
                                    movement="re_poor", round=regular, standard_code=w.round.standard.code,
                                    decided_on=TODAY)
     by_year = codes(xlsx_lists(w.officer, ListScope(year=YEAR)))
+    _counts, data = workbook(w.officer, ListScope(year=YEAR))
+    title = sheet_rows(load_workbook(io.BytesIO(data))["DS hộ nghèo"])[4][0]
+    assert title == (f"(Kèm theo các Quyết định số 9/QĐ-UBND ngày {TODAY:%d/%m/%Y}; số 15/QĐ-UBND ngày "
+                     f"{TODAY:%d/%m/%Y} của Chủ tịch UBND xã Tả Thàng)")
     assert by_year == {"poor": ["0001", "0003", "0005"], "near_poor": ["0002"], "escaped_poor": ["0002"],
                        "escaped_near_poor": ["0004"]}
     # The periodic round's own lists are still its decision's.
@@ -199,7 +203,7 @@ def test_title_rows_and_signature_block(decided):
     assert text[1] == "Độc lập – Tự do – Hạnh phúc"
     assert text[3] == f"DANH SÁCH HỘ THOÁT NGHÈO NĂM {YEAR}"
     assert text[4] == (f"(Kèm theo Quyết định số 9/QĐ-UBND ngày {TODAY:%d/%m/%Y} "
-                       "của Chủ tịch UBND Xã Tả Thàng)")
+                       "của Chủ tịch UBND xã Tả Thàng)")
     footer = text[text.index("Tổng số: 2 hộ"):]
     assert footer[1] == f"Xã Tả Thàng, ngày {TODAY:%d} tháng {TODAY:%m} năm {TODAY:%Y}"
     assert footer[2] == "Người lập biểu | TM. ỦY BAN NHÂN DÂN"
