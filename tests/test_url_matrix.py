@@ -70,7 +70,21 @@ def object_for(model, world, role, inside):
         return ImportBatch.objects.get(pk=batch(world, role, inside)["pk"])
     if model in REVIEW_MODELS:
         return review_object(model, world, household)
+    if model in ("rollup", "target"):
+        return report_object(model, household)
     raise AssertionError(f"no test object for {model}")
+
+
+def report_object(model, household):
+    """A rollup or a target of `household`'s commune (stored figures; no computation needed here)."""
+    from django.utils import timezone
+
+    from reports.models import Rollup, Target
+
+    if model == "rollup":
+        return Rollup.objects.get_or_create(unit=household.commune, year=2025, stage="official",
+                                            defaults={"computed_at": timezone.now()})[0]
+    return Target.objects.get_or_create(unit=household.commune, year=2025, kind="rate", defaults={"value": 10})[0]
 
 
 REVIEW_MODELS = {"povertystandard", "scoreitem", "screeningrule", "reviewround", "survey", "request",
@@ -136,6 +150,9 @@ ADMIN_MODELS = {
     "reviews.complaint": (True, STAFF, []),
     "reviews.householdstatus": (True, STAFF, []),
     "reviews.reviewevent": (True, STAFF, []),
+    # Report figures and targets: derived or set through the services; read-only, scoped by unit.
+    "reports.rollup": (True, STAFF, []),
+    "reports.target": (True, STAFF, []),
 }
 ADMIN_MODEL_URL = re.compile(
     r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>|add/|<path:object_id>/(?:change/|history/|delete/)?"
