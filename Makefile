@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 HOST ?= 127.0.0.1:8000
 
-.PHONY: run setup test worker lint check messages bench clean
+.PHONY: run setup test worker lint check messages bench bench-rollups clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -57,3 +57,9 @@ BENCH_HOUSEHOLDS ?= 2000
 BENCH_ARGS ?=
 bench: $(INSTALLED)
 	$(BIN)/python scripts/bench_import.py --households $(BENCH_HOUSEHOLDS) $(BENCH_ARGS)
+
+# Rollup benchmark (docs/benchmarks.md): ROLLUP_HOUSEHOLDS synthetic households with members, statuses and a
+# survey each on a throwaway PostgreSQL database; full and one-commune recompute, and page times.
+ROLLUP_HOUSEHOLDS ?= 20000
+bench-rollups: $(INSTALLED)
+	$(BIN)/python scripts/bench_rollups.py --households $(ROLLUP_HOUSEHOLDS) $(BENCH_ARGS)
