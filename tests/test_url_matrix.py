@@ -17,6 +17,7 @@ from exchange.models import ImportBatch
 from households import summaries
 from households.models import CommuneSummary, Ethnicity, Member
 
+from .programs_world import SUPPORT_MODELS, support_object
 from .review_world import build_reviews, decided_year
 
 ROLES = ["anonymous", "officer", "reviewer", "province_admin", "superuser"]
@@ -70,6 +71,8 @@ def object_for(model, world, role, inside):
         return ImportBatch.objects.get(pk=batch(world, role, inside)["pk"])
     if model in REVIEW_MODELS:
         return review_object(model, world, household)
+    if model in SUPPORT_MODELS:
+        return support_object(model, household)
     if model in ("rollup", "target"):
         return report_object(model, household)
     raise AssertionError(f"no test object for {model}")
@@ -153,6 +156,21 @@ ADMIN_MODELS = {
     # Report figures and targets: derived or set through the services; read-only, scoped by unit.
     "reports.rollup": (True, STAFF, []),
     "reports.target": (True, STAFF, []),
+    # Support: programs are reference data (national ones seen by all, edited by superusers);
+    # the rest is written by the services from the support pages and looked at here.
+    "programs.program": (False, STAFF, ["superuser"]),
+    "programs.intervention": (True, STAFF, []),
+    "programs.loan": (True, STAFF, []),
+    "programs.trainingcourse": (True, STAFF, []),
+    "programs.jobfair": (True, STAFF, []),
+    "programs.productionproject": (True, STAFF, []),
+    "programs.infrastructurework": (True, STAFF, []),
+    "programs.budgetallocation": (True, STAFF, []),
+    "programs.memberprofile": (True, STAFF, []),
+    "programs.helper": (True, STAFF, []),
+    "programs.helperassignment": (True, STAFF, []),
+    "programs.visit": (True, STAFF, []),
+    "programs.escaperegistration": (True, STAFF, []),
 }
 ADMIN_MODEL_URL = re.compile(
     r"^admin/(?P<app>\w+)/(?P<model>\w+)/(?P<rest>|add/|<path:object_id>/(?:change/|history/|delete/)?"
