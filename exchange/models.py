@@ -121,6 +121,8 @@ class StagedRow(models.Model):
     code = models.TextField(blank=True, default="")
     name = models.TextField(blank=True, default="")  # the head's name, or the member's
     name_key = models.TextField(blank=True, default="")  # folded
+    # A household's folded code and phone: the start of its search text.
+    search_key = models.TextField(blank=True, default="")
     village = models.TextField(blank=True, default="")
     village_key = models.TextField(blank=True, default="")
     area = models.CharField(max_length=5, blank=True, default="")

@@ -84,6 +84,7 @@ def both_paths(request, monkeypatch):
     if request.param == "large-file path":
         monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
         monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
+        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 2)
     return request.param
 
 

@@ -1,0 +1,77 @@
+"""The bulk load of new households (large-file path): on PostgreSQL the server builds
+the rows from the parked ones; whatever the database, the result is what the
+registry services would have written."""
+
+import json
+
+from core.models import AuditEvent
+from exchange import bulk
+from exchange.models import ImportBatch, StagedRow
+from households import services as household_services
+from households.models import Household
+
+from .test_exchange_import import household_row, member_row, run, workbook_bytes
+
+# Names whose order differs with and without diacritics, and a phone: the search text
+# sorts the members' names as Python does (by code point) and folds them.
+FAMILY = [("Đỗ Văn Ấn", "Chủ hộ", "Nam", "1970"), ("Ân Thị Lý", "Vợ/Chồng", "Nữ", "03/04/1972"),
+          ("An Văn Bé", "Con", "Nam", "2001"), ("Zơ Thị Út", "Con", "Nữ", "2005")]
+
+
+def _file(codes, phone="0912 345 678"):
+    households = [household_row(code=code, head="Đỗ Văn Ấn", **{"Số điện thoại": phone.replace(" ", "")})
+                  for code in codes]
+    members = [member_row(name, relation, sex, born, code=code, ethnicity="Kinh" if i % 2 else "Mông")
+               for code in codes for i, (name, relation, sex, born) in enumerate(FAMILY)]
+    return workbook_bytes(households, members)
+
+
+def test_new_households_in_several_slices_carry_the_services_derived_values(world, monkeypatch):
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 1)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 1)
+    codes = ["B-01", "B-02", "B-03"]
+    batch = run(world.officer, _file(codes))
+    assert batch.status == ImportBatch.Status.DONE, list(batch.issues.values_list("message", flat=True))
+    assert batch.created == 15
+    for code in codes:
+        household = Household.objects.get(commune=world.tathang, code=code)
+        members = list(household.members.select_related("ethnicity"))
+        expected = household_services.derived_values(household, members)
+        assert {k: getattr(household, k) for k in expected} == expected
+        assert household.head_name == "Đỗ Văn Ấn" and household.member_count == 4
+        assert household.search_text.startswith("b-01 0912345678 ".replace("b-01", code.lower()))
+        events = list(AuditEvent.objects.filter(household=household).order_by("id"))
+        # The household's creation first, then its members' in row order, all linked to the batch.
+        assert [e.object_repr for e in events] == [f"{code} – Đỗ Văn Ấn", *(name for name, *_ in FAMILY)]
+        assert {e.batch for e in events} == {batch.reference}
+        assert events[0].changes["commune"] == [None, str(world.tathang)]
+        assert events[2].changes["birth_date"] == [None, "1972-04-03"]
+        assert "birth_date" not in events[1].changes
+    assert not StagedRow.objects.filter(batch=batch).exists()
+
+
+def test_the_same_large_file_twice_is_unchanged_the_second_time(world, monkeypatch):
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 1)
+    first = run(world.officer, _file(["C-01", "C-02"]))
+    events = AuditEvent.objects.count()
+    second = run(world.officer, _file(["C-01", "C-02"]))
+    assert (first.created, second.created, second.updated, second.unchanged) == (10, 0, 0, 10)
+    assert AuditEvent.objects.count() == events
+
+
+def test_both_writers_give_the_same_audit_changes(world, monkeypatch):
+    """The set-based writer (PostgreSQL) and the row writer (elsewhere, and small files)."""
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    run(world.officer, _file(["D-01"], phone=""))
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 10**12)
+    run(world.officer, _file(["D-02"], phone=""))
+
+    def trail(code):
+        household = Household.objects.get(commune=world.tathang, code=code)
+        return [(e.action, e.source, e.object_repr.replace(code, "~"), json.dumps(e.changes, sort_keys=True)
+                 .replace(code, "~")) for e in AuditEvent.objects.filter(household=household).order_by("id")], \
+            household.search_text.replace(code.lower(), "~")
+
+    assert trail("D-01") == trail("D-02")
