@@ -557,7 +557,6 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
     counts: dict[int, dict] = defaultdict(lambda: defaultdict(int))
     codes: dict[int, str] = {}
     memo: dict = {}
-    decode = connection.vendor != "postgresql"
     with connection.cursor() as cursor:
         cursor.execute(sql, [Survey.Status.SURVEYED, Survey.Status.SCREENED_OUT])
         while batch := cursor.fetchmany(BATCH):
@@ -571,7 +570,7 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
                 row["persons"] += persons
                 if status is None:
                     continue
-                if decode and isinstance(deprived, str):
+                if isinstance(deprived, str):  # Django reads jsonb as text and decodes in the field
                     deprived = json.loads(deprived)
                 category = _classify_next(standard_rules, (area, status, income, score_a, bool(is_farm),
                                                             frozenset(deprived or ())), memo)
