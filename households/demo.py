@@ -261,6 +261,10 @@ def build(stdout: TextIO | None = None) -> Result:
         _ReviewBuilder(units, communes, history, result).build()
     if stdout is not None:
         _report(stdout, result)
+    # A year of support on top of the reviews (programs, loans, courses, registrations).
+    from programs.demo import build_support
+
+    build_support(communes, stdout)
     return result
 
 

@@ -101,7 +101,9 @@ class Program(ArchivableModel):
         constraints = [
             *ArchivableModel.Meta.constraints,
             # A national code once; a province may reuse a code for its own program.
-            models.UniqueConstraint(fields=["province", "code"], name="program_unique_code", nulls_distinct=False),
+            models.UniqueConstraint(fields=["code"], condition=Q(province__isnull=True),
+                                    name="program_unique_national_code"),
+            models.UniqueConstraint(fields=["province", "code"], name="program_unique_local_code"),
             models.CheckConstraint(condition=Q(end_year__isnull=True) | Q(end_year__gte=models.F("start_year")),
                                    name="program_years_order"),
         ]
