@@ -227,6 +227,7 @@ def record_screening(*, actor, survey: Survey, answers: Mapping[int, bool],
         survey.save()
         if stopping:
             _event(round_, actor, ReviewEvent.Action.SURVEYED, survey.household.code)
+        queue_summary_refresh(round_.commune_id)  # the preliminary figures follow the survey
         survey.refresh_from_db()
     return survey
 
@@ -281,6 +282,7 @@ def record_survey(*, actor, survey: Survey, deprivations: Mapping[str, bool], in
         survey.version = F("version") + 1
         survey.save()
         _event(round_, actor, ReviewEvent.Action.SURVEYED, survey.household.code)
+        queue_summary_refresh(round_.commune_id)  # the preliminary figures follow the survey
         survey.refresh_from_db()
     return survey
 
@@ -334,6 +336,7 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
                 "deprivation_count", "income_gap", "explanation", "standard_code", "surveyed_at", "surveyed_by",
                 "meeting", "votes_agree", "status", "version")})
         ReviewEvent.objects.bulk_create(events, batch_size=1000)
+        queue_summary_refresh(round_.commune_id)
     return len(changed)
 
 
@@ -629,9 +632,11 @@ def _make_official(actor, round_: ReviewRound, decided_on: date, number: str) ->
             round=round_, survey=survey, standard_code=survey.standard_code if survey else round_.standard.code,
             decided_on=decided_on,
         ))
-        if new != previous or household.classification_year != round_.year:
+        # A household on no list has no year of classification (as in the exchange format's "Không").
+        year = None if new == Category.NONE else round_.year
+        if new != previous or household.classification_year != year:
             by_category.setdefault(new, []).append(household.pk)
-            change = {"classification_year": [household.classification_year, round_.year]}
+            change = {"classification_year": [household.classification_year, year]}
             if new != previous:
                 change["classification"] = [previous, new]
             changes.append(Change(household, AuditEvent.Action.UPDATE, change, household.pk,
@@ -639,7 +644,8 @@ def _make_official(actor, round_: ReviewRound, decided_on: date, number: str) ->
     HouseholdStatus.objects.bulk_create(statuses, batch_size=2000)
     for category, pks in by_category.items():
         Household.objects.filter(pk__in=pks).update(
-            classification=category, classification_year=round_.year, version=F("version") + 1,
+            classification=category, classification_year=None if category == Category.NONE else round_.year,
+            version=F("version") + 1,
             updated_by=actor, updated_at=timezone.now())
     record_many(changes, actor=actor, source=AuditEvent.Source.REVIEW, batch=f"round-{round_.pk}")
 

@@ -280,17 +280,14 @@ def test_the_workbook_reads_back_as_households_and_imports_cleanly(decided):
         assert table.missing_required == [] and table.unknown_columns == EXTRA_HEADERS
         rows = list(table.rows())
         assert [(r.values["ma_xa"], r.values["ma_ho"]) for r in rows] == [("02794", c) for c, _m in EXPECTED[key]]
-        # The register follows the decision: a list imported back is accepted whole, and
-        # a poor or near-poor household on it is unchanged. (A household the decision
-        # left unclassified keeps the decision's year on the register, which an import
-        # clears, so it would count as updated.)
+        # The register follows the decision: a list imported back is accepted whole and
+        # changes nothing, for the households the decision left unclassified too.
         plan = plan_import([table], decided.officer)
         assert plan.issues == [] and plan.counts()["created"] == plan.counts()["rejected"] == 0
-        actions = {code: hh.action for (_commune, code), hh in plan.households.items()
-                   if hh.values["classification"] != "none"}
+        actions = {code: hh.action for (_commune, code), hh in plan.households.items()}
         assert set(actions.values()) <= {"unchanged"}
         checked += len(actions)
-    assert checked == 4  # 0001 and 0005 (poor), 0002 (near-poor, twice)
+    assert checked == sum(len(rows) for rows in EXPECTED.values())
 
 
 def test_the_csv_files_read_back_as_households(decided):
