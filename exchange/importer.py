@@ -168,6 +168,7 @@ class _Context:
         self.villages: dict[tuple[int, str], Village] = {}
         self.groups = list(Ethnicity.objects.all())
         self._ethnicity_cache: dict[str, Ethnicity | None] = {}
+        self._ethnicity_spellings: dict[str, Ethnicity | None] = {}
         if household_keys is None:
             return
         wanted_codes = {code for _commune, code in household_keys}
@@ -186,10 +187,18 @@ class _Context:
         }
 
     def ethnicity(self, text: str) -> Ethnicity | None:
+        # A list spells its groups a handful of ways: each spelling is folded and matched once.
+        try:
+            return self._ethnicity_spellings[text]
+        except KeyError:
+            pass
         key = fold(text)
         if key not in self._ethnicity_cache:
             self._ethnicity_cache[key] = match_ethnicity(text, self.groups)
-        return self._ethnicity_cache[key]
+        found = self._ethnicity_cache[key]
+        if len(self._ethnicity_spellings) < 10_000:
+            self._ethnicity_spellings[text] = found
+        return found
 
 
 @lru_cache(maxsize=4096)
@@ -229,9 +238,20 @@ _MEMO_LIMIT = 100_000
 _memo: dict[tuple, tuple[bool, Any]] = {}
 
 
+_today: list[date] = []
+
+
 def reset_memo() -> None:
     """Forget parsed spellings (messages are in the language of the request; dates depend on today)."""
     _memo.clear()
+    _today.clear()
+
+
+def _check_date() -> date:
+    """Today's date, read once per check of a file (reading the clock costs more than a row's checks)."""
+    if not _today:
+        _today.append(timezone.localdate())
+    return _today[0]
 
 
 def _memo_parse(parser, raw: Any) -> tuple[bool, Any]:
@@ -387,7 +407,7 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
         "has_health_insurance": bool(insured),
     }
     try:
-        values = services.clean_member_values(values)
+        values = services.clean_member_values(values, today=_check_date())
     except ValidationError as exc:
         for field_name, messages in exc.message_dict.items():
             column = MEMBER_COLUMNS.get(field_name, "ho_ten")

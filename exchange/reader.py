@@ -376,6 +376,12 @@ def _is_repeated_header(table: Table, values: dict[str, Any]) -> bool:
     return same >= max(1, min(2, len(values)))
 
 
+# Text cells repeat all over a list (sex, relation, ethnic group, village, yes/no):
+# each spelling is normalised once. Bounded: cleared when full.
+_TEXT_MEMO: dict[str, str] = {}
+_TEXT_MEMO_LIMIT = 50_000
+
+
 def _clean(value: Any) -> Any:
     """A cell as the importer gets it: NFC text, int for whole numbers, date for dates, "" for empty."""
     if type(value) is str:
@@ -385,7 +391,13 @@ def _clean(value: Any) -> Any:
             stripped = value.strip()
             if stripped.isprintable() and "  " not in stripped:
                 return stripped
-        return nfc(value)
+            return nfc(value)
+        found = _TEXT_MEMO.get(value)
+        if found is None:
+            if len(_TEXT_MEMO) >= _TEXT_MEMO_LIMIT:
+                _TEXT_MEMO.clear()
+            found = _TEXT_MEMO[value] = nfc(value)
+        return found
     if value is None:
         return ""
     if isinstance(value, bool | int):

@@ -75,3 +75,28 @@ def test_both_writers_give_the_same_audit_changes(world, monkeypatch):
             household.search_text.replace(code.lower(), "~")
 
     assert trail("D-01") == trail("D-02")
+
+
+def test_a_members_dates_are_checked_against_the_date_the_import_read_once(world):
+    from datetime import date
+
+    import pytest
+    from django.core.exceptions import ValidationError
+
+    from households.models import Ethnicity
+
+    values = {"full_name": "Giàng A Páo", "sex": "male", "birth_date": date(2001, 5, 1), "birth_year": 2001,
+              "relation": "head", "ethnicity": Ethnicity.objects.get(name="Mông"), "personal_id": ""}
+    assert household_services.clean_member_values(values, today=date(2025, 1, 1))["birth_year"] == 2001
+    with pytest.raises(ValidationError) as raised:
+        household_services.clean_member_values(values, today=date(2000, 1, 1))
+    assert {"birth_year", "birth_date"} <= set(raised.value.message_dict)
+
+
+def test_repeated_decomposed_cells_are_read_as_nfc_every_time():
+    import unicodedata
+
+    from exchange.reader import _clean
+
+    decomposed = unicodedata.normalize("NFD", "  Thôn  Sín Chải ")
+    assert [_clean(decomposed) for _ in range(3)] == ["Thôn Sín Chải"] * 3
