@@ -119,9 +119,10 @@ class Household(ArchivableModel):
         MIDDLE = "middle", _("Middle living standard")
         NONE = "none", _("Not classified")
 
+    # No index of its own: the list, classification and unique-code indexes all begin with the commune.
     commune = models.ForeignKey(
         AdminUnit, verbose_name=_("commune"), on_delete=models.PROTECT, related_name="households",
-        limit_choices_to={"level": AdminUnit.Level.COMMUNE},
+        limit_choices_to={"level": AdminUnit.Level.COMMUNE}, db_index=False,
     )
     village = models.ForeignKey(
         Village, verbose_name=_("village"), on_delete=models.PROTECT, related_name="households"
@@ -212,7 +213,9 @@ class Member(ArchivableModel):
         Household, verbose_name=_("household"), on_delete=models.PROTECT, related_name="members"
     )
     full_name = models.CharField(_("full name"), max_length=120)
-    search_name = models.CharField(max_length=120, editable=False, db_index=True)
+    # Searched by its parts (trigram index, migration 0002), never by equality or prefix:
+    # no B-tree index, which every new member would pay for.
+    search_name = models.CharField(max_length=120, editable=False)
     sex = models.CharField(_("sex"), max_length=6, choices=Sex.choices)
     birth_date = models.DateField(_("date of birth"), null=True, blank=True)
     birth_year = models.PositiveSmallIntegerField(_("year of birth"))
