@@ -265,6 +265,11 @@ def build(stdout: TextIO | None = None) -> Result:
     from programs.demo import build_support
 
     build_support(communes, stdout)
+    # The figures pages read stored rollups: compute every demo year now, not only the years a change marked.
+    from reports.compute import recompute_all, report_years
+
+    for year in report_years():
+        recompute_all(year)
     return result
 
 

@@ -262,6 +262,16 @@ def request_kw(world, role, inside):
     return {"pk": review_of(world, role, inside).request.pk}
 
 
+def unit_year(world, role, inside, **extra):
+    """The figures of the commune tried, for the year of its round."""
+    household = household_for(world, role, inside)
+    return {"unit": household.commune_id, "year": review_of(world, role, inside).round.year, **extra}
+
+
+def report_kw(world, role, inside):
+    return unit_year(world, role, inside, form="7.2")
+
+
 CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
 USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
          "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
@@ -335,6 +345,13 @@ APP_URLS = {
     "reviews:requests": (None, by_role(302, 200, 200, 200, 200), None),
     "reviews:request_new": (None, by_role(302, 200, 403, 403, 200), None),
     "reviews:request_refuse": (request_kw, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    # Figures: everyone reads the units of their area (404 outside); targets are set by the
+    # province administrator and the reviewers; the default page redirects to the user's unit.
+    "reports:home": (None, by_role(302, 302, 302, 302, 302), None),
+    "reports:dashboard": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reports:reports": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reports:report": (report_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "reports:target_new": (None, by_role(302, 403, 200, 200, 200), None),
 }
 SPECIAL = {"admin:autocomplete", "admin:view_on_site", "admin/(?P<url>.*)$"}
 
@@ -377,6 +394,10 @@ def matrix_world(world, settings, tmp_path):
     world.reviews = build_reviews(world)
     world.decided_round = decided_year(world.officer, world.reviewer, world.household,
                                        world.reviews[world.tathang.pk].round.year - 1)
+    from reports.compute import recompute_all, report_years
+
+    for year in report_years():
+        recompute_all(year)
     return world
 
 
