@@ -18,8 +18,9 @@ One run:
    commune;
 4. times requests rendered through Django's test Client as the province administrator:
    the household list filtered, searched without diacritics, and on a deep page; the
-   overview; and the dashboard and a report when their URLs resolve (--dashboard-url,
-   --report-url, or the names reports:dashboard / reports:report), saying which it skipped;
+   overview; the dashboard of the province, a district and the commune, and forms 7.2
+   (page and Excel) and 7.9 of the province (--dashboard-url / --report-url replace the
+   province's dashboard and form 7.2 page);
 5. prints the figures, the goals, the machine and its load average.
 """
 
@@ -297,17 +298,6 @@ def page_time(client, url: str, runs: int = 3) -> tuple[float, int]:
     return statistics.median(times), status
 
 
-def resolve(option: str | None, name: str) -> str | None:
-    from django.urls import NoReverseMatch, reverse
-
-    if option:
-        return option
-    try:
-        return reverse(name)
-    except NoReverseMatch:
-        return None
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--households", type=int, default=20_000)
@@ -347,14 +337,21 @@ def main() -> int:
             "household list, deep page (page 2000 of the province)": "/households/?page=2000",
             "overview (/)": "/",
         }
-        skipped = []
-        for label, option, name in (("dashboard", args.dashboard_url, "reports:dashboard"),
-                                    ("report", args.report_url, "reports:report")):
-            found = resolve(option, name)
-            if found:
-                pages[label] = found
-            else:
-                skipped.append(f"{label} (no --{label}-url and no URL named {name} yet)")
+        from django.urls import reverse
+
+        province = info["user"].unit
+
+        def figures(name: str, unit, **extra) -> str:
+            return reverse(name, kwargs={"unit": unit.pk, "year": year, **extra})
+
+        pages.update({
+            "dashboard, province": args.dashboard_url or figures("reports:dashboard", province),
+            "dashboard, district": figures("reports:dashboard", commune.parent),
+            "dashboard, commune": figures("reports:dashboard", commune),
+            "report 7.2, province (page)": args.report_url or figures("reports:report", province, form="7.2"),
+            "report 7.2, province (xlsx)": figures("reports:report", province, form="7.2") + "?format=xlsx",
+            "report 7.9, province (page)": figures("reports:report", province, form="7.9"),
+        })
         results = {label: page_time(client, page) for label, page in pages.items()}
     finally:
         if throwaway and not args.keep:
@@ -374,8 +371,6 @@ def main() -> int:
           f"{GOALS['commune'] * 1000:.0f} ms")
     for label, (seconds, status) in results.items():
         print(f"{label}: {seconds * 1000:.0f} ms (HTTP {status})")
-    for item in skipped:
-        print(f"skipped: {item}")
     print(f"goals: dashboard ≤ {GOALS['dashboard'] * 1000:.0f} ms, household list ≤ {GOALS['list'] * 1000:.0f} ms")
     return 0
 
