@@ -22,6 +22,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("households/", include("households.urls")),
     path("reviews/", include("reviews.urls")),
+    path("programs/", include("programs.urls")),
     path("reports/", include("reports.urls")),
     path("", include("exchange.urls")),
     path("admin/", admin.site.urls),

@@ -1,0 +1,39 @@
+from django import template
+
+from programs import selectors
+from programs.models import Helper, HelperAssignment, LoanBalance, Visit
+from programs.services import registration_outcomes
+from reviews.models import Category
+
+register = template.Library()
+
+
+@register.inclusion_tag("programs/_household_panel.html", takes_context=True)
+def support_panel(context, household):
+    """A household's path out, support, helper, visits and escape registrations (a fixed number of queries)."""
+    user = context["user"]
+    supports = list(selectors.household_support(user, household)[:100])
+    loans = [s.loan for s in supports if hasattr(s, "loan")]
+    last = {}
+    for balance in LoanBalance.objects.filter(loan__in=loans).order_by("loan_id", "on", "id"):
+        last[balance.loan_id] = balance
+    for loan in loans:
+        balance = last.get(loan.pk)
+        loan.outstanding = loan.principal if balance is None else balance.outstanding
+        loan.balance_on = balance.on if balance is not None else loan.disbursed_on
+    registrations = list(household.escape_registrations.filter(is_archived=False).select_related("helper")
+                         .prefetch_related("programs_asked"))
+    outcomes = registration_outcomes(registrations)
+    path = selectors.path_out(household) if household.classification in (Category.POOR, Category.NEAR_POOR) else None
+    return {
+        "household": household, "user": user, "csrf_token": context.get("csrf_token"),
+        "can_record": user.can_edit_households and not household.is_archived,
+        "path": path,
+        "supports": supports, "loans": loans,
+        "assignment": HelperAssignment.objects.filter(household=household, ended_on__isnull=True)
+        .select_related("helper").first(),
+        "has_helpers": Helper.objects.filter(commune_id=household.commune_id, is_archived=False).exists(),
+        "visits": list(Visit.objects.filter(household=household).select_related("helper")
+                       .order_by("-visited_on", "-id")[:20]),
+        "registrations": [(r, outcomes[r.pk]) for r in registrations],
+    }
