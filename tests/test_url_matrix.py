@@ -272,6 +272,12 @@ def report_kw(world, role, inside):
     return unit_year(world, role, inside, form="7.2")
 
 
+def support_kw(model):
+    """The support record of `model` belonging to the household (or commune) tried."""
+    return lambda world, role, inside: {"pk": support_object(model, household_for(world, role, inside)).pk}
+
+
+
 CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
 USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
          "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
@@ -352,6 +358,44 @@ APP_URLS = {
     "reports:reports": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "reports:report": (report_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "reports:target_new": (None, by_role(302, 403, 200, 200, 200), None),
+    # Support: everyone in the area reads; the commune's officer records (403 for the roles that read);
+    # budgets are allocated above the commune and disbursed by it.
+    "programs:list": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:program": (lambda w, r, i: {"pk": support_object("program", w.household).pk}, by_role(302, 200, 200, 200, 200), None),
+    "programs:program_export": (lambda w, r, i: {"pk": support_object("program", w.household).pk}, by_role(302, 200, 200, 200, 200), None),
+    "programs:intervention_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:health_insurance_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:training_place_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:loan_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:register_escape": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:assign_helper": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:visit_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:intervention_deliver": (support_kw("intervention"), by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "programs:intervention_cancel": (support_kw("intervention"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:loan_repayment": (support_kw("loan"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:follow_up_done": (support_kw("visit"), by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "programs:path_out": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:without_helper": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:follow_ups": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:registrations": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:helpers": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:courses": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:course_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "programs:course": (support_kw("trainingcourse"), by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:job_fairs": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:job_fair_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "programs:projects": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:project_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "programs:project": (support_kw("productionproject"), by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:works": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:work_new": (None, by_role(302, 200, 403, 403, 200), None),
+    "programs:work": (support_kw("infrastructurework"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:budgets": (None, by_role(302, 200, 200, 200, 200), None),
+    "programs:budget_new": (None, by_role(302, 403, 200, 200, 200), None),
+    "programs:budget_disburse": (support_kw("budgetallocation"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:report_home": (None, by_role(302, 302, 302, 302, 302), None),
+    "programs:report": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:report_export": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
 }
 SPECIAL = {"admin:autocomplete", "admin:view_on_site", "admin/(?P<url>.*)$"}
 
