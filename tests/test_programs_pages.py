@@ -362,3 +362,74 @@ def test_report_prints_and_exports_for_the_unit_only_inside_the_area(world, clie
     assert 40_000_000 in values and any(isinstance(v, str) and v.startswith("DA5") for v in values)
     assert client.get(reverse("programs:report", args=[world.district2.pk, 2025])).status_code == 404
     assert client.get(reverse("programs:report_home")).status_code == 302
+
+
+# --- on the demo (kept last: the demo is built once for these tests and rolled back after them) ----------
+
+
+@pytest.fixture(scope="module")
+def seeded(django_db_setup, django_db_blocker):
+    from django.core.management import call_command
+    from django.db import transaction
+    from django.utils import translation
+
+    with django_db_blocker.unblock(), translation.override("en"), transaction.atomic():
+        call_command("seed_demo", stdout=io.StringIO())
+        yield
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def demo_users(seeded, db):
+    from core.models import User
+
+    return {u.username: u for u in User.objects.filter(username__in=["xa_tathang", "huyen_muongkhuong"])}
+
+
+def test_demo_path_out_on_the_household_page_matches_its_survey(demo_users, client,
+                                                                django_assert_max_num_queries):
+    from programs import selectors
+
+    officer = demo_users["xa_tathang"]
+    paths = [p for p in selectors.path_out_list(officer) if p.steps and p.category == "poor"]
+    assert paths
+    path = paths[0]
+    client.force_login(officer)
+    with django_assert_max_num_queries(60):
+        page = client.get(reverse("households:detail", args=[path.household.pk])).content.decode()
+    steps = page.split('data-testid="path-steps"')[1].split("</table>")[0]
+    assert steps.count("<tr>") == len(path.steps) + 1  # a row per deprivation, and the header
+    for step in path.steps:
+        assert step.name in steps
+        for offer in step.offers:
+            assert f">{offer.program.code} · " in steps
+
+
+@pytest.mark.parametrize("username", ["xa_tathang", "huyen_muongkhuong"])
+def test_demo_lists_stay_within_a_query_ceiling(demo_users, client, username, django_assert_max_num_queries):
+    user = demo_users[username]
+    client.force_login(user)
+    da5 = Program.objects.get(code="DA5", province=None)
+    urls = [reverse(name) for name in ("programs:path_out", "programs:without_helper", "programs:follow_ups",
+                                       "programs:registrations", "programs:courses", "programs:budgets",
+                                       "programs:helpers", "programs:works")]
+    urls += [reverse("programs:path_out") + "?order=closest", reverse("programs:program", args=[da5.pk])]
+    for url in urls:
+        with django_assert_max_num_queries(40):
+            response = client.get(url)
+        assert response.status_code == 200, url
+
+
+def test_demo_report_matches_the_selector_and_exports(demo_users, client):
+    from programs import selectors
+
+    reviewer = demo_users["huyen_muongkhuong"]
+    year = timezone.localdate().year - 1
+    client.force_login(reviewer)
+    response = client.get(reverse("programs:report", args=[reviewer.unit_id, year]))
+    expected = selectors.support_report(reviewer.unit, year)
+    assert response.context["report"].households_reached == expected.households_reached > 0
+    book = load_workbook(io.BytesIO(client.get(reverse("programs:report_export",
+                                                       args=[reviewer.unit_id, year])).content))
+    values = [c for row in book.active.iter_rows(values_only=True) for c in row if c is not None]
+    assert expected.amount in values and expected.loans["outstanding"] in values
