@@ -100,3 +100,35 @@ def test_repeated_decomposed_cells_are_read_as_nfc_every_time():
 
     decomposed = unicodedata.normalize("NFD", "  Thôn  Sín Chải ")
     assert [_clean(decomposed) for _ in range(3)] == ["Thôn Sín Chải"] * 3
+
+
+def test_stored_and_new_households_in_one_large_file(world, monkeypatch):
+    """Stored households go through the ordinary planner, new ones through the bulk load."""
+    run(world.officer, _file(["E-01"]))
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 1)
+    monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 1)
+    batch = run(world.officer, _file(["E-01", "E-02", "E-03"], phone="0987654321"))
+    assert batch.status == ImportBatch.Status.DONE
+    assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (10, 1, 4, 0)
+    stored = Household.objects.get(commune=world.tathang, code="E-01")
+    assert stored.phone == "0987654321" and stored.version == 2
+    assert AuditEvent.objects.filter(batch=batch.reference, household=stored).count() == 1
+    assert AuditEvent.objects.filter(batch=batch.reference).count() == 11
+
+
+def test_a_file_parked_before_the_search_key_existed_gets_it_filled(world):
+    import importlib
+
+    from django.apps import apps
+
+    module = importlib.import_module("exchange.migrations.0007_stagedrow_search_key_fill")
+    batch = ImportBatch.objects.create(created_by=world.officer, file="imports/x.csv", file_name="x.csv",
+                                       sha256="0" * 64)
+    parked = StagedRow.objects.create(batch=batch, kind="households", row=2, sort_key="02794|Đ-1", code="Đ-1",
+                                      phone="0912345678")
+    member = StagedRow.objects.create(batch=batch, kind="members", row=2, sort_key="02794|Đ-1", code="Đ-1")
+    module.fill(apps, None)
+    parked.refresh_from_db()
+    member.refresh_from_db()
+    assert (parked.search_key, member.search_key) == ("d-1 0912345678", "")
