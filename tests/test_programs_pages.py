@@ -364,6 +364,21 @@ def test_report_prints_and_exports_for_the_unit_only_inside_the_area(world, clie
     assert client.get(reverse("programs:report_home")).status_code == 302
 
 
+def test_superuser_names_the_commune_of_a_job_fair_and_bad_figures_are_refused(world, client):
+    from programs.models import JobFair
+
+    client.force_login(world.superuser)
+    url = reverse("programs:job_fair_new")
+    values = {"commune": "99999", "name": "Phiên giao dịch việc làm", "held_on": fmt(TODAY), "participants": "50",
+              "placements": "60"}
+    form = client.post(url, values).context["form"]
+    assert "commune" in form.errors and not JobFair.objects.exists()
+    form = client.post(url, {**values, "commune": "2794"}).context["form"]
+    assert list(form.errors) == ["placements"] and not JobFair.objects.exists()
+    assert client.post(url, {**values, "commune": "2794", "placements": "20"}).status_code == 302
+    assert JobFair.objects.get().commune == world.tathang
+
+
 # --- on the demo (kept last: the demo is built once for these tests and rolled back after them) ----------
 
 
