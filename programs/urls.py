@@ -8,6 +8,7 @@ urlpatterns = [
     path("", views.program_list, name="list"),
     path("<int:pk>/", views.program_detail, name="program"),
     path("<int:pk>/eligible/", views.program_export, name="program_export"),
+    path("households/<int:pk>/panel/", views.household_panel, name="household_panel"),
     path("households/<int:pk>/support/", views.intervention_new, name="intervention_new"),
     path("households/<int:pk>/health-insurance/", views.health_insurance_new, name="health_insurance_new"),
     path("households/<int:pk>/training/", views.training_place_new, name="training_place_new"),

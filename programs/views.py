@@ -216,6 +216,19 @@ def _xlsx_response(book, stem: str) -> HttpResponse:
 # --- a household's support ----------------------------------------------------------------------
 
 
+@login_required
+@require_GET
+def household_panel(request: HttpRequest, pk: int) -> HttpResponse:
+    """The support panel of a household's page: a fragment for htmx, else a page of its own."""
+    from .templatetags.support_panels import panel_context
+
+    household = _household(request, pk)
+    template = ("programs/_household_panel.html" if request.headers.get("HX-Request")
+                else "programs/household_panel_page.html")
+    return render(request, template, panel_context(request.user, household))
+
+
+
 def _household_action(request: HttpRequest, pk: int, form_class, save, *, title: str, done: str,
                       intro: str = "", form_kwargs: dict | None = None) -> HttpResponse:
     household = _household(request, pk)

@@ -49,6 +49,7 @@ def test_officer_works_a_poor_household_towards_leaving_poverty(live_server, bro
     page.goto(detail)
 
     # The path out: each deprivation of its survey, with the programs that address it.
+    page.wait_for_selector("[data-testid=path-steps]")  # the panel arrives after the page
     steps = page.inner_text("[data-testid=path-steps]")
     for step in path.steps:
         assert step.name in steps
@@ -58,7 +59,7 @@ def test_officer_works_a_poor_household_towards_leaving_poverty(live_server, bro
     page.select_option("#id_program", str(Program.objects.get(code="BHYT-HN", province=None).pk))
     page.select_option("#id_member", str(member.pk))
     page.click("[data-testid=support-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=support-panel]")
+    page.wait_for_selector("[data-testid=support-actions]")
     card = Intervention.objects.get(household=household, program__code="BHYT-HN", member=member,
                                     created_by=officer)
     assert card.status == "delivered" and card.kind == "service"
@@ -69,7 +70,7 @@ def test_officer_works_a_poor_household_towards_leaving_poverty(live_server, bro
     page.select_option("#id_member", str(member.pk))
     page.select_option("#id_course", index=1)
     page.click("[data-testid=support-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=support-panel]")
+    page.wait_for_selector("[data-testid=support-actions]")
     place = CourseLearner.objects.get(member=member, course__commune=household.commune)
     assert Intervention.objects.filter(household=household, member=member, kind="training",
                                        course=place.course).exists()
@@ -78,7 +79,7 @@ def test_officer_works_a_poor_household_towards_leaving_poverty(live_server, bro
     page.click(f"a[href='/programs/households/{household.pk}/escape/']")
     assert page.input_value("#id_target_year") == str(today.year + 1)
     page.click("[data-testid=support-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=support-panel]")
+    page.wait_for_selector("[data-testid=support-actions]")
     registration = EscapeRegistration.objects.get(household=household, target_year=today.year + 1)
     assert set(registration.indicators_to_fix) == {s.code for s in path.steps}
     assert str(today.year + 1) in page.inner_text("[data-testid=registrations]")
@@ -87,7 +88,7 @@ def test_officer_works_a_poor_household_towards_leaving_poverty(live_server, bro
     page.click(f"a[href='/programs/households/{household.pk}/helper/']")
     page.select_option("#id_helper", index=1)
     page.click("[data-testid=support-form] button[type=submit]")
-    page.wait_for_selector("[data-testid=support-panel]")
+    page.wait_for_selector("[data-testid=support-actions]")
     assignment = HelperAssignment.objects.get(household=household, ended_on=None)
     assert assignment.started_on == today
     assert assignment.helper.full_name in page.inner_text("[data-testid=current-helper]")

@@ -272,6 +272,16 @@ def report_kw(world, role, inside):
     return unit_year(world, role, inside, form="7.2")
 
 
+def national_program(world, role, inside):
+    return {"pk": support_object("program", world.household).pk}
+
+
+# Inside and outside the area: the commune's officer records, the others read; POST-only actions.
+RECORD = (by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200))
+READ = (by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200))
+POST_ONLY = (by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405))
+
+
 def support_kw(model):
     """The support record of `model` belonging to the household (or commune) tried."""
     return lambda world, role, inside: {"pk": support_object(model, household_for(world, role, inside)).pk}
@@ -361,19 +371,20 @@ APP_URLS = {
     # Support: everyone in the area reads; the commune's officer records (403 for the roles that read);
     # budgets are allocated above the commune and disbursed by it.
     "programs:list": (None, by_role(302, 200, 200, 200, 200), None),
-    "programs:program": (lambda w, r, i: {"pk": support_object("program", w.household).pk}, by_role(302, 200, 200, 200, 200), None),
-    "programs:program_export": (lambda w, r, i: {"pk": support_object("program", w.household).pk}, by_role(302, 200, 200, 200, 200), None),
-    "programs:intervention_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:health_insurance_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:training_place_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:loan_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:register_escape": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:assign_helper": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:visit_new": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:intervention_deliver": (support_kw("intervention"), by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
-    "programs:intervention_cancel": (support_kw("intervention"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:loan_repayment": (support_kw("loan"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:follow_up_done": (support_kw("visit"), by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "programs:program": (national_program, by_role(302, 200, 200, 200, 200), None),
+    "programs:program_export": (national_program, by_role(302, 200, 200, 200, 200), None),
+    "programs:household_panel": (hh, *READ),
+    "programs:intervention_new": (hh, *RECORD),
+    "programs:health_insurance_new": (hh, *RECORD),
+    "programs:training_place_new": (hh, *RECORD),
+    "programs:loan_new": (hh, *RECORD),
+    "programs:register_escape": (hh, *RECORD),
+    "programs:assign_helper": (hh, *RECORD),
+    "programs:visit_new": (hh, *RECORD),
+    "programs:intervention_deliver": (support_kw("intervention"), *POST_ONLY),  # POST only
+    "programs:intervention_cancel": (support_kw("intervention"), *RECORD),
+    "programs:loan_repayment": (support_kw("loan"), *RECORD),
+    "programs:follow_up_done": (support_kw("visit"), *POST_ONLY),  # POST only
     "programs:path_out": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:without_helper": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:follow_ups": (None, by_role(302, 200, 200, 200, 200), None),
@@ -381,21 +392,21 @@ APP_URLS = {
     "programs:helpers": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:courses": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:course_new": (None, by_role(302, 200, 403, 403, 200), None),
-    "programs:course": (support_kw("trainingcourse"), by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:course": (support_kw("trainingcourse"), *READ),
     "programs:job_fairs": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:job_fair_new": (None, by_role(302, 200, 403, 403, 200), None),
     "programs:projects": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:project_new": (None, by_role(302, 200, 403, 403, 200), None),
-    "programs:project": (support_kw("productionproject"), by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:project": (support_kw("productionproject"), *READ),
     "programs:works": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:work_new": (None, by_role(302, 200, 403, 403, 200), None),
-    "programs:work": (support_kw("infrastructurework"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:work": (support_kw("infrastructurework"), *RECORD),
     "programs:budgets": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:budget_new": (None, by_role(302, 403, 200, 200, 200), None),
-    "programs:budget_disburse": (support_kw("budgetallocation"), by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:budget_disburse": (support_kw("budgetallocation"), *RECORD),
     "programs:report_home": (None, by_role(302, 302, 302, 302, 302), None),
-    "programs:report": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
-    "programs:report_export": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
+    "programs:report": (unit_year, *READ),
+    "programs:report_export": (unit_year, *READ),
 }
 SPECIAL = {"admin:autocomplete", "admin:view_on_site", "admin/(?P<url>.*)$"}
 

@@ -8,10 +8,15 @@ from reviews.models import Category
 register = template.Library()
 
 
-@register.inclusion_tag("programs/_household_panel.html", takes_context=True)
-def support_panel(context, household):
+@register.inclusion_tag("programs/_household_panel_slot.html")
+def support_panel(household):
+    """Where a household's support panel goes on its page; it is fetched after the page (htmx), so the
+    household page keeps its own query count and the path out is computed only when looked at."""
+    return {"household": household}
+
+
+def panel_context(user, household) -> dict:
     """A household's path out, support, helper, visits and escape registrations (a fixed number of queries)."""
-    user = context["user"]
     supports = list(selectors.household_support(user, household)[:100])
     loans = [s.loan for s in supports if hasattr(s, "loan")]
     last = {}
@@ -26,7 +31,7 @@ def support_panel(context, household):
     outcomes = registration_outcomes(registrations)
     path = selectors.path_out(household) if household.classification in (Category.POOR, Category.NEAR_POOR) else None
     return {
-        "household": household, "user": user, "csrf_token": context.get("csrf_token"),
+        "household": household,
         "can_record": user.can_edit_households and not household.is_archived,
         "path": path,
         "supports": supports, "loans": loans,
