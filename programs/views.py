@@ -270,6 +270,7 @@ def health_insurance_new(request: HttpRequest, pk: int) -> HttpResponse:
 
     return _household_action(request, pk, HealthInsuranceForm, save, title=_("Record a health-insurance card"),
                              done=_("Health-insurance card recorded."),
+                             # xgettext:no-python-format
                              intro=_("A card paid by the state: 100% for poor households, at least 70% for "
                                      "near-poor ones, at least 30% for middle-living farm households."))
 
