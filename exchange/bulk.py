@@ -590,8 +590,10 @@ def _write_new(batch: ImportBatch, progress, done: int) -> int:
 # one statement per slice of households inserts the households (their derived
 # columns computed from their members' rows), their members, and one audit event
 # per created record, in the order the Python writer above uses. Nothing goes
-# through Python row by row.
-HOUSEHOLDS_PER_STATEMENT = 20_000
+# through Python row by row. Each statement reads the batch's parked rows whole, so
+# few large statements: at 100,000 households one statement took 16 s where five
+# took 21.5 s.
+HOUSEHOLDS_PER_STATEMENT = 100_000
 
 
 def _slices(batch: ImportBatch) -> Iterator[tuple[str, str | None]]:
