@@ -27,7 +27,9 @@ Phiếu B is the exception (`SurveyResource`): its rows fill in surveys of
 existing review rounds, one service call each (`reviews.services.record_survey`,
 which classifies, stamps the standard's code and records the round's event),
 so its `import_data` writes, after the same check as its preview, all rows or
-none.
+none. Support given (`InterventionResource`, sheet "Hỗ trợ", defined here
+rather than in `columns.py` since the file importer does not take it) works the
+same way through `programs.services.record_intervention`.
 
 To add a sheet (Phiếu B): a resource with `sheet = SURVEYS`, `Meta.model` the
 survey model, a field per column with the widgets below (`YesNoWidget` for the
@@ -46,18 +48,21 @@ from typing import Any
 import tablib
 from django.core.exceptions import ImproperlyConfigured, PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import Case, IntegerField, QuerySet, Value, When
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 from django.utils.translation import gettext as _
 from import_export import resources, widgets
 from import_export.fields import Field
 from import_export.formats.base_formats import CSV, XLSX
 from import_export.results import Result, RowResult
 
+from core.models import AuditEvent
 from core.scoping import communes_for
 from core.text import fold, nfc
 from geo.models import AdminUnit
 from households.models import Household, Member
 from households.validators import mask_personal_id
+from programs import services as program_services
+from programs.models import FundingSource, Intervention, Program
 from reviews import phieu_b
 from reviews import services as review_services
 from reviews.classification import InvalidSurvey
@@ -65,7 +70,7 @@ from reviews.models import ReviewRound, Survey
 
 from . import exporter, importer
 from . import values as codec
-from .columns import HEADER_INDEX, HOUSEHOLDS, MEMBERS, SHEETS, SURVEYS, Sheet, header_key
+from .columns import HEADER_INDEX, HOUSEHOLDS, MEMBERS, SHEETS, SURVEYS, Column, Sheet, header_key
 from .reader import Row
 
 # -- widgets: the cell values of the format -----------------------------------------
@@ -489,6 +494,317 @@ def survey_result(rows: list[SurveyRow], unknown_columns: list[str]) -> Result:
             problems: dict[str, list[str]] = {}
             for problem in row.problems:
                 name = phieu_b.header(problem.column) if problem.column else "__all__"
+                problems.setdefault(name, []).append(problem.message)
+            error = ValidationError(problems)
+            row_result.validation_error = error
+            result.append_invalid_row(row.number, by_header, error)
+        result.increment_row_result_total(row_result)
+        result.append_row_result(row_result)
+    return result
+
+
+# -- support given (sheet "Hỗ trợ") -------------------------------------------------------
+
+
+INTERVENTIONS = Sheet("interventions", "Hỗ trợ", (
+    Column("ma_xa", "Mã xã", required=True),
+    Column("ma_ho", "Mã hộ", required=True),
+    Column("ma_chuong_trinh", "Mã chương trình", required=True),
+    Column("ngay", "Ngày", required=True),
+    Column("hinh_thuc", "Hình thức", required=True),
+    Column("so_luong", "Số lượng"),
+    Column("so_tien", "Số tiền", required=True),
+    Column("nguon_kinh_phi", "Nguồn kinh phí", required=True),
+    Column("trang_thai", "Trạng thái"),
+    Column("so_dinh_danh", "Số định danh thành viên"),
+    Column("nha_o", "Nhà ở"),
+    Column("ghi_chu", "Ghi chú"),
+))
+
+INTERVENTION_INDEX: dict[str, str] = {
+    **{header_key(column.header): column.key for column in INTERVENTIONS.columns},
+    **{header_key(column.key): column.key for column in INTERVENTIONS.columns},
+}
+
+# The service's field → the column at fault.
+COLUMN_OF_INTERVENTION_FIELD = {
+    "household": "ma_ho", "program": "ma_chuong_trinh", "given_on": "ngay", "kind": "hinh_thuc",
+    "quantity": "so_luong", "amount": "so_tien", "funding_source": "nguon_kinh_phi", "status": "trang_thai",
+    "member": "so_dinh_danh", "house_work": "nha_o", "note": "ghi_chu",
+}
+
+
+def _vietnamese(label) -> str:
+    from django.utils import translation
+
+    with translation.override("vi"):
+        return str(label)
+
+
+def _choice_codec(choices) -> tuple[Callable[[Any], str], Callable[[str | None], str]]:
+    """A choice written as its Vietnamese label, read as that label, the English one or the code."""
+
+    def table() -> dict[str, str]:
+        found: dict[str, str] = {}
+        for value, label in choices.choices:
+            for spelling in (value, str(label), _vietnamese(label)):
+                found[header_key(spelling)] = value
+        return found
+
+    def parse(value: Any) -> str:
+        found = table().get(header_key(_text(value))) if value not in (None, "") else None
+        if found is None:
+            raise ValidationError(_("“%(value)s” is not one of: %(choices)s.") % {
+                "value": _text(value), "choices": ", ".join(_vietnamese(label) for _v, label in choices.choices)})
+        return found
+
+    def format(value: str | None) -> str:  # noqa: A002
+        if not value:
+            return ""
+        return _vietnamese(dict(choices.choices).get(value, value))
+
+    return parse, format
+
+
+parse_kind, format_kind = _choice_codec(Intervention.Kind)
+parse_funding_source, format_funding_source = _choice_codec(FundingSource)
+parse_status, format_status = _choice_codec(Intervention.Status)
+parse_house_work, format_house_work = _choice_codec(Intervention.HouseWork)
+
+
+def parse_date(value: Any) -> date:
+    """A day, `dd/mm/yyyy` (or a date cell); a year alone is not enough for a support."""
+    day, _year = codec.parse_date_or_year(value)
+    if day is None:
+        raise ValidationError(_("Write the whole date, as dd/mm/yyyy."))
+    return day
+
+
+def parse_quantity(value: Any) -> int:
+    text = _text(value)
+    if not text.isdigit() or int(text) < 1:
+        raise ValidationError(_("“%(value)s” is not a whole number of at least 1.") % {"value": text})
+    return int(text)
+
+
+class InterventionResource(ExchangeResource):
+    """Sheet "Hỗ trợ": the support given to households, exported in the user's
+    area and imported through `programs.services.record_intervention` (see `import_data`)."""
+
+    sheet = INTERVENTIONS
+
+    ma_xa = column(INTERVENTIONS, "ma_xa", "household__commune__code", CommuneCodeWidget())
+    ma_ho = column(INTERVENTIONS, "ma_ho", "household__code", TextWidget())
+    ma_chuong_trinh = column(INTERVENTIONS, "ma_chuong_trinh", "program__code", TextWidget())
+    ngay = column(INTERVENTIONS, "ngay", "given_on", ExchangeWidget(parse_date, codec.format_date))
+    hinh_thuc = column(INTERVENTIONS, "hinh_thuc", "kind", choice_widget(parse_kind, format_kind))
+    so_luong = column(INTERVENTIONS, "so_luong", "quantity", ExchangeWidget(parse_quantity, lambda value: value))
+    so_tien = column(INTERVENTIONS, "so_tien", "amount", MoneyWidget())
+    nguon_kinh_phi = column(INTERVENTIONS, "nguon_kinh_phi", "funding_source",
+                            choice_widget(parse_funding_source, format_funding_source))
+    trang_thai = column(INTERVENTIONS, "trang_thai", "status", choice_widget(parse_status, format_status))
+    so_dinh_danh = column(INTERVENTIONS, "so_dinh_danh", None, PersonalIdWidget())
+    nha_o = column(INTERVENTIONS, "nha_o", "house_work", choice_widget(parse_house_work, format_house_work))
+    ghi_chu = column(INTERVENTIONS, "ghi_chu", "note", TextWidget())
+
+    class Meta:
+        model = Intervention
+        fields = INTERVENTIONS.keys
+        export_order = INTERVENTIONS.keys
+
+    def scope(self, queryset):
+        return (queryset.filter(household__is_archived=False)
+                .select_related("household__commune", "program", "member")
+                .order_by("household__commune__code", "household__commune_id", "household__code", "given_on",
+                          "pk"))
+
+    def dehydrate_so_dinh_danh(self, intervention: Intervention):
+        member = intervention.member
+        if member is None:
+            return ""
+        if getattr(self.user, "sees_full_personal_ids", False):
+            return member.personal_id
+        return mask_personal_id(member.personal_id)
+
+    def import_data(self, dataset, dry_run=False, raise_errors=False, use_transactions=None,
+                    collect_failed_rows=False, **kwargs):
+        """Check every row; a new one is recorded through `record_intervention`. The
+        recording is tried for the preview too and rolled back; unless `dry_run`, and
+        only when no row is rejected, it is kept: all rows or none."""
+        user = kwargs.get("user", self.user)
+        table = _intervention_table(dataset)
+        rows = [plan_intervention_row(row, user) for row in table.rows()]
+        if not any(row.problems for row in rows):
+            with transaction.atomic():
+                for row in rows:
+                    if row.action == CREATE:
+                        _write_intervention(row, user)
+                if dry_run or any(row.problems for row in rows):
+                    transaction.set_rollback(True)
+            if dry_run:
+                for row in rows:
+                    if row.action == CREATE:
+                        row.intervention = None
+        return intervention_result(rows, table.unknown_columns)
+
+
+def _intervention_table(dataset) -> DatasetTable:
+    columns: dict[str, int] = {}
+    unknown: list[str] = []
+    for position, header in enumerate(dataset.headers or ()):
+        key = INTERVENTION_INDEX.get(header_key(header or ""))
+        if key is None or key in columns:
+            if header not in (None, ""):
+                unknown.append(str(header))
+            continue
+        columns[key] = position
+    return DatasetTable(INTERVENTIONS.kind, INTERVENTIONS.title, columns, unknown, list(dataset))
+
+
+@dataclass
+class InterventionRow:
+    """One "Hỗ trợ" row: what it says, the support it records, and what importing it does."""
+
+    number: int
+    values: dict[str, Any]
+    problems: list[phieu_b.Problem] = field(default_factory=list)
+    facts: dict[str, Any] = field(default_factory=dict)
+    intervention: Intervention | None = None
+    action: str = "create"  # or "unchanged", "rejected"
+
+
+_INTERVENTION_PARSERS: dict[str, Callable[[Any], Any]] = {
+    "ma_xa": codec.parse_commune_code, "ma_ho": _text, "ma_chuong_trinh": _text, "ngay": parse_date,
+    "hinh_thuc": parse_kind, "so_luong": parse_quantity, "so_tien": codec.parse_money,
+    "nguon_kinh_phi": parse_funding_source, "trang_thai": parse_status, "so_dinh_danh": _text,
+    "nha_o": parse_house_work, "ghi_chu": _text,
+}
+
+
+def _read_intervention_cells(row: Row, problems: list[phieu_b.Problem]) -> dict[str, Any]:
+    Problem = phieu_b.Problem
+    cells: dict[str, Any] = {}
+    for column_ in INTERVENTIONS.columns:
+        raw = row.values.get(column_.key, "")
+        if isinstance(raw, str):
+            raw = unescape(raw).strip()
+        if raw in ("", None):
+            if column_.required:
+                problems.append(Problem(column_.key, _("This column is required.")))
+            cells[column_.key] = None
+            continue
+        if column_.key == "so_tien" and _text(raw).startswith("-"):
+            problems.append(Problem("so_tien", _("The amount cannot be negative.")))
+            continue
+        try:
+            cells[column_.key] = _INTERVENTION_PARSERS[column_.key](raw)
+        except ValidationError as exc:
+            problems.extend(Problem(column_.key, message) for message in exc.messages)
+    return cells
+
+
+def plan_intervention_row(row: Row, user) -> InterventionRow:
+    """Read one row and find its household, program and member in the user's area."""
+    Problem = phieu_b.Problem
+    plan = InterventionRow(row.number, row.values)
+    cells = _read_intervention_cells(row, plan.problems)
+    household = program = member = None
+    commune_code, household_code = cells.get("ma_xa"), cells.get("ma_ho")
+    if commune_code and household_code:
+        communes = communes_for(user).filter(level=AdminUnit.Level.COMMUNE, code=commune_code)
+        household = (Household.objects.for_user(user)
+                     .filter(commune__in=communes, code=household_code, is_archived=False)
+                     .select_related("commune").first())
+        if household is None:
+            if not communes.exists():
+                known = AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, code=commune_code).exists()
+                plan.problems.append(Problem("ma_xa", (
+                    _("The commune %(code)s is outside your area; this row is not imported.") if known
+                    else _("There is no commune with code %(code)s.")) % {"code": commune_code}))
+            else:
+                plan.problems.append(Problem("ma_ho", _("there is no household with this code in the commune.")))
+    code = cells.get("ma_chuong_trinh")
+    if code:
+        programs = Program.objects.filter(code__iexact=code)
+        if household is not None:
+            province = household.commune.province_id
+            programs = programs.filter(Q(province__isnull=True) | Q(province_id=province))
+        program = programs.order_by("is_archived", "pk").first()
+        if program is None:
+            plan.problems.append(Problem("ma_chuong_trinh", _("There is no program with code %(code)s.")
+                                         % {"code": code}))
+    personal_id = cells.get("so_dinh_danh")
+    if personal_id and household is not None:
+        members = list(Member.objects.filter(household=household, is_archived=False))
+        member = next((m for m in members if m.personal_id == personal_id), None)
+        if member is None:
+            masked = [m for m in members if m.personal_id and mask_personal_id(m.personal_id) == personal_id]
+            member = masked[0] if len(masked) == 1 else None
+        if member is None:
+            plan.problems.append(Problem("so_dinh_danh", _("No current member of this household has this "
+                                                           "personal ID.")))
+    if plan.problems:
+        plan.action = REJECTED
+        return plan
+    plan.facts = {
+        "household": household, "program": program, "given_on": cells["ngay"], "kind": cells["hinh_thuc"],
+        "quantity": cells.get("so_luong") or 1, "amount": cells["so_tien"],
+        "funding_source": cells["nguon_kinh_phi"], "status": cells.get("trang_thai") or Intervention.Status.PLANNED,
+        "member": member, "house_work": cells.get("nha_o") or "", "note": cells.get("ghi_chu") or "",
+    }
+    plan.intervention = _same_intervention(plan.facts)
+    if plan.intervention is not None:
+        plan.action = UNCHANGED
+    return plan
+
+
+def _same_intervention(facts: dict[str, Any]) -> Intervention | None:
+    """The support already recorded with the same household, program, date, kind, amount and member."""
+    return Intervention.objects.filter(
+        household=facts["household"], program=facts["program"], given_on=facts["given_on"], kind=facts["kind"],
+        amount=facts["amount"], member=facts["member"]).first()
+
+
+def _write_intervention(row: InterventionRow, user) -> None:
+    # A row repeated in the file is the support its first copy recorded.
+    same = _same_intervention(row.facts)
+    if same is not None:
+        row.intervention, row.action = same, UNCHANGED
+        return
+    try:
+        row.intervention = program_services.record_intervention(
+            actor=user, source=AuditEvent.Source.IMPORT, **row.facts)
+    except PermissionDenied as exc:
+        row.problems.append(phieu_b.Problem("ma_xa", str(exc)))
+    except ValidationError as exc:
+        fields = getattr(exc, "error_dict", None) or {"": exc.messages}
+        for name, errors in fields.items():
+            messages = ValidationError(errors).messages if name else list(errors)
+            for message in messages:
+                row.problems.append(phieu_b.Problem(COLUMN_OF_INTERVENTION_FIELD.get(name, ""), message))
+    if row.problems:
+        row.action = REJECTED
+
+
+def intervention_result(rows: list[InterventionRow], unknown_columns: list[str]) -> Result:
+    """The rows as import-export's Result, the problems of a rejected row keyed by column header."""
+    result = Result()
+    result.diff_headers = [column.header for column in INTERVENTIONS.columns]
+    result.unknown_columns = list(unknown_columns)
+    for row in rows:
+        result.total_rows += 1
+        by_header = {INTERVENTIONS.column(key).header: value for key, value in row.values.items()}
+        row_result = RowResult()
+        row_result.import_type = _IMPORT_TYPES[row.action]
+        row_result.row_values = by_header
+        row_result.diff = [by_header.get(header, "") for header in result.diff_headers]
+        row_result.object_repr = f"{INTERVENTIONS.title} {row.number}"
+        if row.intervention is not None:
+            row_result.instance, row_result.object_id = row.intervention, row.intervention.pk
+        if row.action == REJECTED:
+            problems: dict[str, list[str]] = {}
+            for problem in row.problems:
+                name = INTERVENTIONS.column(problem.column).header if problem.column else "__all__"
                 problems.setdefault(name, []).append(problem.message)
             error = ValidationError(problems)
             row_result.validation_error = error

@@ -11,9 +11,12 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin
 from core.models import AuditEvent
+from exchange.admin import ExchangeAdminMixin
+from exchange.resources import FORMATS, InterventionResource
 
 from . import services
 from .models import (
@@ -86,7 +89,45 @@ class CancelActionForm(ActionForm):
 
 
 @admin.register(Intervention)
-class InterventionAdmin(SupportReadOnlyAdmin):
+class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
+    """Exported as the "Hỗ trợ" sheet, and such a sheet imported with import-export's
+    preview and confirmation, each new row written by `services.record_intervention`
+    (see `exchange.resources.InterventionResource`)."""
+
+    resource_classes = [InterventionResource]
+    import_formats = FORMATS
+    import_template_name = "admin/import_export/import.html"
+    skip_admin_log = True  # the audit events record who recorded what
+
+    def has_import_permission(self, request) -> bool:
+        user = request.user
+        return user.is_active and (user.is_superuser or getattr(user, "role", "") == "commune_officer")
+
+    def get_import_resource_kwargs(self, request, **kwargs):
+        return {"user": request.user}
+
+    def get_urls(self):
+        # import-export's import and process_import, not the batch pages of
+        # ExchangeAdminMixin (the batches take households and members).
+        urls, seen = [], set()
+        for url in super().get_urls():
+            name = getattr(url, "name", None)
+            if name and (name in seen or name.endswith("_import_preview")):
+                continue
+            seen.add(name)
+            urls.append(url)
+        return urls
+
+    def import_action(self, request, **kwargs):
+        response = super().import_action(request, **kwargs)
+        result = (getattr(response, "context_data", None) or {}).get("result")
+        if getattr(result, "unknown_columns", None):
+            self.message_user(request, _("Sheet “%(name)s”: these columns are not part of the exchange format and "
+                                         "were ignored: %(cols)s")
+                              % {"name": InterventionResource.sheet.title, "cols": ", ".join(result.unknown_columns)},
+                              messages.WARNING)
+        return response
+
     action_form = CancelActionForm
     actions = ["cancel_selected"]
     list_display = ("given_on", "household", "program", "kind", "amount", "funding_source", "status")

@@ -329,6 +329,10 @@ APP_URLS = {
     "admin:reviews_survey_export": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:reviews_survey_import": (None, by_role(302, 200, 403, 403, 200), None),
     "admin:reviews_survey_process_import": (None, by_role(302, 405, 405, 405, 405), None),  # POST only
+    # Support given in the admin: the "Hỗ trợ" sheet, import-export's own import (the roles that record support).
+    "admin:programs_intervention_export": (None, by_role(302, 200, 200, 200, 200), None),
+    "admin:programs_intervention_import": (None, by_role(302, 200, 403, 403, 200), None),
+    "admin:programs_intervention_process_import": (None, by_role(302, 405, 405, 405, 405), None),  # POST only
     "admin:index": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:login": (None, by_role(200, 302, 302, 302, 302), None),
     "admin:logout": (None, by_role(302, 405, 405, 405, 405), None),  # POST only; anonymous is sent to log in
