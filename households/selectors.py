@@ -29,7 +29,9 @@ def household_list(user, *, q: str = "", commune=None, village=None, classificat
     # trigrams on PostgreSQL), so "giang a pao" finds "Giàng A Páo".
     for term in search_terms(q):
         households = households.filter(search_text__contains=term)
-    return households.order_by("commune__code", "code", "pk")
+    # (commune, code) is unique and follows the `household_list` index, so a page is an
+    # index walk, not a sort of the whole area; communes were loaded in code order.
+    return households.order_by("commune_id", "code")
 
 
 def household_for_user(user, pk: int) -> Household:
