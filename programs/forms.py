@@ -260,6 +260,20 @@ class ReasonForm(HelperMixin, forms.Form):
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class MemberProfileForm(HelperMixin, forms.Form):
+    has_disability = forms.BooleanField(label=_("Person with disability"), required=False)
+    low_income_applied_on = date_field(_("Applied as a low-income worker on"), required=False)
+
+
+class EndAssignmentForm(HelperMixin, forms.Form):
+    ended_on = date_field(_("Last day"))
+    reason = forms.CharField(label=_("Why it ends"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("initial", {}).setdefault("ended_on", timezone.localdate())
+        super().__init__(*args, **kwargs)
+
+
 class RepaymentForm(HelperMixin, forms.Form):
     on = date_field(_("Date"))
     amount = money_field(_("Repaid (VND)"))

@@ -37,6 +37,7 @@ from .forms import (
     CommuneFilterForm,
     CourseForm,
     DisbursementForm,
+    EndAssignmentForm,
     EscapeRegistrationForm,
     HealthInsuranceForm,
     HelperCreateForm,
@@ -44,6 +45,7 @@ from .forms import (
     JobFairForm,
     LearnersForm,
     LoanForm,
+    MemberProfileForm,
     OutcomeForm,
     ProjectForm,
     ReasonForm,
@@ -53,16 +55,20 @@ from .forms import (
     WorkForm,
     WorkUpdateForm,
     attach_errors,
+    current_members,
 )
 from .models import (
     BudgetAllocation,
     Eligibility,
+    EscapeRegistration,
     FundingSource,
     Helper,
+    HelperAssignment,
     InfrastructureWork,
     Intervention,
     JobFair,
     Loan,
+    MemberProfile,
     ProductionProject,
     Program,
     TrainingCourse,
@@ -421,6 +427,89 @@ def follow_up_done(request: HttpRequest, pk: int) -> HttpResponse:
     if target.startswith("/") and not target.startswith("//"):
         return redirect(target)
     return redirect(_household_url(visit.household))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def member_profiles(request: HttpRequest, pk: int) -> HttpResponse:
+    """A form per current member: disability and the low-income worker application (one member saved at a time)."""
+    household = _household(request, pk)
+    _require_recorder(request)
+    members = list(current_members(household))
+    profiles = {p.member_id: p for p in MemberProfile.objects.filter(member__in=members)}
+    posted = request.POST.get("member", "") if request.method == "POST" else None
+    if posted is not None and posted not in {str(m.pk) for m in members}:
+        raise Http404(_("No such member in this household."))
+    rows, bound = [], None
+    for member in members:
+        profile = profiles.get(member.pk)
+        initial = {"has_disability": profile.has_disability if profile else False,
+                   "low_income_applied_on": profile.low_income_applied_on if profile else None}
+        is_posted = posted == str(member.pk)
+        form = MemberProfileForm(request.POST if is_posted else None, prefix=f"m{member.pk}", initial=initial)
+        if is_posted:
+            bound = form
+            if form.is_valid():
+                try:
+                    services.set_member_profile(actor=request.user, member=member,
+                                                has_disability=form.cleaned_data["has_disability"],
+                                                low_income_applied_on=form.cleaned_data["low_income_applied_on"])
+                except ValidationError as exc:
+                    attach_errors(form, exc)
+                else:
+                    messages.success(request, _("Details of %(name)s saved.") % {"name": member.full_name})
+                    return redirect(reverse("programs:member_profiles", args=[household.pk]))
+        rows.append((member, form))
+    return render(request, "programs/member_profiles.html", {
+        "household": household, "rows": rows, "form": bound, "back": _household_url(household),
+        "title": _("Member details for support"),
+    })
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def assignment_end(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = _or_404(HelperAssignment.objects.for_user(request.user)
+                         .select_related("household__commune", "helper"), pk)
+    household = assignment.household
+    _require_recorder(request)
+    form = EndAssignmentForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.end_assignment(actor=request.user, assignment=assignment,
+                                    ended_on=form.cleaned_data["ended_on"], reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            attach_errors(form, exc)
+        else:
+            messages.success(request, _("Helper's assignment ended."))
+            return redirect(_household_url(household))
+    return _form_page(request, form, title=_("End a helper's assignment"), back=_household_url(household),
+                      intro=f"{assignment.helper.full_name} · {assignment.started_on:%d/%m/%Y}", household=household,
+                      submit=_("End the assignment"))
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def registration_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    registration = _or_404(EscapeRegistration.objects.for_user(request.user)
+                           .select_related("household__commune"), pk)
+    household = registration.household
+    _require_recorder(request)
+    form = ReasonForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.withdraw_registration(actor=request.user, registration=registration,
+                                           reason=form.cleaned_data["reason"])
+        except ValidationError as exc:
+            attach_errors(form, _renamed(exc, {"archived_reason": "reason"}))
+        else:
+            messages.success(request, _("Registration to escape poverty withdrawn."))
+            return redirect(_household_url(household))
+    intro = _("To leave poverty by %(year)s (registered %(date)s)") % {
+        "year": registration.target_year, "date": f"{registration.registered_on:%d/%m/%Y}"}
+    return _form_page(request, form, title=_("Withdraw a registration to escape poverty"),
+                      back=_household_url(household), intro=intro, household=household,
+                      submit=_("Withdraw the registration"))
 
 
 # --- commune lists -----------------------------------------------------------------------------------

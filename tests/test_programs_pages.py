@@ -23,6 +23,7 @@ from programs.models import (
     InfrastructureWork,
     Intervention,
     Loan,
+    MemberProfile,
     Program,
     TrainingCourse,
     Visit,
@@ -237,6 +238,74 @@ def test_cancel_needs_a_reason(world, client, programs):
     assert client.post(url, {"reason": "Trùng"}).status_code == 302
     support.refresh_from_db()
     assert support.status == "cancelled"
+
+
+def test_officer_sets_a_members_disability_and_low_income_application(world, client):
+    member = world.household.members.filter(is_archived=False).order_by("pk").first()
+    url = reverse("programs:member_profiles", args=[world.household.pk])
+    client.force_login(world.reviewer)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"member": member.pk, f"m{member.pk}-has_disability": "on"}).status_code == 403
+    client.force_login(world.officer)
+    assert client.get(reverse("programs:member_profiles", args=[world.household_lapantan.pk])).status_code == 404
+    assert url in panel(client, world.household).content.decode()
+    page = client.get(url)
+    assert page.status_code == 200 and member.full_name in page.content.decode()
+    # A date in the future: refused on its field, nothing saved.
+    response = client.post(url, {"member": member.pk, f"m{member.pk}-has_disability": "on",
+                                 f"m{member.pk}-low_income_applied_on": fmt(TODAY + timedelta(days=2))})
+    assert response.status_code == 200
+    assert "low_income_applied_on" in response.context["form"].errors
+    assert not MemberProfile.objects.exists()
+    response = client.post(url, {"member": member.pk, f"m{member.pk}-has_disability": "on",
+                                 f"m{member.pk}-low_income_applied_on": fmt(TODAY)})
+    assert response.status_code == 302
+    profile = MemberProfile.objects.get(member=member)
+    assert (profile.has_disability, profile.low_income_applied_on) == (True, TODAY)
+
+
+def test_officer_ends_a_helpers_assignment_not_before_it_started(world, client, helper):
+    assignment = services.assign_helper(actor=world.officer, helper=helper, household=world.household,
+                                        started_on=TODAY - timedelta(days=10))
+    url = reverse("programs:assignment_end", args=[assignment.pk])
+    client.force_login(world.reviewer)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"ended_on": fmt(TODAY)}).status_code == 403
+    client.force_login(world.officer)
+    assert url in panel(client, world.household).content.decode()
+    response = client.post(url, {"ended_on": fmt(TODAY - timedelta(days=20))})
+    assert response.status_code == 200
+    assert "ended_on" in response.context["form"].errors
+    assert "ended_on" in client.post(url, {"ended_on": "31/02/2025"}).context["form"].errors
+    assignment.refresh_from_db()
+    assert assignment.ended_on is None
+    assert client.post(url, {"ended_on": fmt(TODAY), "reason": "Chuyển công tác"}).status_code == 302
+    assignment.refresh_from_db()
+    assert (assignment.ended_on, assignment.end_reason) == (TODAY, "Chuyển công tác")
+    # Ended already: said on the date field.
+    assert "ended_on" in client.post(url, {"ended_on": fmt(TODAY)}).context["form"].errors
+
+
+def test_officer_withdraws_a_registration_with_a_reason(decided, client):
+    world = decided
+    registration = services.register_escape(actor=world.officer, household=world.household,
+                                            target_year=TODAY.year + 1, registered_on=TODAY)
+    url = reverse("programs:registration_withdraw", args=[registration.pk])
+    client.force_login(world.reviewer)
+    assert client.get(url).status_code == 403
+    assert client.post(url, {"reason": "Trùng"}).status_code == 403
+    client.force_login(world.officer)
+    assert url in panel(client, world.household).content.decode()
+    assert "reason" in client.post(url, {"reason": "  "}).context["form"].errors
+    registration.refresh_from_db()
+    assert not registration.is_archived
+    assert client.post(url, {"reason": "Đăng ký trùng"}).status_code == 302
+    registration.refresh_from_db()
+    assert (registration.is_archived, registration.archived_reason) == (True, "Đăng ký trùng")
+    assert url not in panel(client, world.household).content.decode()
+    # Withdrawn already: refused, shown on the form.
+    response = client.post(url, {"reason": "Lại"})
+    assert response.status_code == 200 and response.context["form"].errors
 
 
 # --- programs and exports -----------------------------------------------------------------------

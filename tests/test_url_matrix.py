@@ -385,10 +385,13 @@ APP_URLS = {
     "programs:register_escape": (hh, *RECORD),
     "programs:assign_helper": (hh, *RECORD),
     "programs:visit_new": (hh, *RECORD),
+    "programs:member_profiles": (hh, *RECORD),
     "programs:intervention_deliver": (support_kw("intervention"), *POST_ONLY),  # POST only
     "programs:intervention_cancel": (support_kw("intervention"), *RECORD),
     "programs:loan_repayment": (support_kw("loan"), *RECORD),
     "programs:follow_up_done": (support_kw("visit"), *POST_ONLY),  # POST only
+    "programs:assignment_end": (support_kw("helperassignment"), *RECORD),
+    "programs:registration_withdraw": (support_kw("escaperegistration"), *RECORD),
     "programs:path_out": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:without_helper": (None, by_role(302, 200, 200, 200, 200), None),
     "programs:follow_ups": (None, by_role(302, 200, 200, 200, 200), None),
