@@ -50,6 +50,7 @@ def test_reviewer_drills_from_the_district_to_poor_households_and_downloads_form
 
     # The menu is folded on a phone; "Figures" opens the district at its latest year.
     page.click(".navbar-toggler")
+    page.wait_for_selector("#mainnav.show")  # opened to the end of its transition, so the click lands
     navigate(page, f"#mainnav a:has-text('{vi('Figures')}')")
     year = max(Rollup.objects.filter(unit=district).values_list("year", flat=True))
     assert page.url.endswith(f"/reports/{district.pk}/{year}/")

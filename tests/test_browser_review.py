@@ -69,6 +69,7 @@ def sign_in(page, url: str, username: str) -> None:
 
 def sign_out(page, url: str) -> None:
     page.click(".navbar-toggler")  # a phone: the menu is folded
+    page.wait_for_selector("#mainnav.show")  # opened to the end of its transition, so the click lands
     submit(page, "form[action='/accounts/logout/'] button")
     assert page.url.startswith(f"{url}/accounts/login/")
 
