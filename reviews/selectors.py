@@ -85,9 +85,9 @@ def round_commune_households(user, round_: ReviewRound, codes) -> QuerySet[House
     return Household.objects.for_user(user).filter(commune_id=round_.commune_id, code__in=list(codes))
 
 
-def round_households(round_: ReviewRound) -> QuerySet[Household]:
+def round_households(user, round_: ReviewRound) -> QuerySet[Household]:
     """The households on a round's list (a complaint may name one)."""
-    return Household.objects.filter(surveys__round=round_).order_by("code", "pk")
+    return Household.objects.for_user(user).filter(surveys__round=round_).order_by("code", "pk")
 
 
 def screening_rules(standard) -> QuerySet[ScreeningRule]:

@@ -442,7 +442,7 @@ def posting_print(request: HttpRequest, pk: int) -> HttpResponse:
 def complaint_create(request: HttpRequest, round_pk: int) -> HttpResponse:
     round_ = _round(request, round_pk)
     _require_commune_steps(request)
-    households = selectors.round_households(round_)
+    households = selectors.round_households(request.user, round_)
     form = ComplaintForm(request.POST or None, households=households,
                          initial={"received_on": timezone.localdate()})
     if request.method == "POST" and form.is_valid():
