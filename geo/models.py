@@ -67,7 +67,12 @@ class AdminUnit(models.Model):
         return self.name
 
     def get_absolute_url(self) -> str:
-        return reverse("households:list") + f"?unit={self.pk}"
+        """A commune's household list; the figures of a unit above."""
+        if self.level == self.Level.COMMUNE:
+            return reverse("households:list") + f"?commune={self.pk}"
+        from django.utils import timezone
+
+        return reverse("reports:dashboard", kwargs={"unit": self.pk, "year": timezone.localdate().year})
 
     @property
     def label(self) -> str:

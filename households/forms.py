@@ -1,6 +1,7 @@
 from crispy_forms.helper import FormHelper
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from core.scoping import communes_for
@@ -57,13 +58,20 @@ class HouseholdFilterForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        # Only communes that hold households, so a province's list stays short.
-        communes = communes_for(user).filter(summary__households__gt=0).order_by("code")
-        self.fields["commune"].queryset = communes
+        # Any commune of the area is a valid filter (a link from the figures pages may name one
+        # whose summary is not counted yet); the picker offers those that hold households, and the
+        # one asked for, so a province's list stays short.
         villages = Village.objects.for_user(user).order_by("name")
         if user.role == "commune_officer":
             del self.fields["commune"]
         else:
+            area = communes_for(user).order_by("code")
+            asked = self.data.get("commune") if self.is_bound else None
+            asked = int(asked) if str(asked or "").isdigit() else None
+            shown = area.filter(Q(summary__households__gt=0) | Q(pk=asked))
+            self.fields["commune"].queryset = area
+            self.fields["commune"].choices = [("", self.fields["commune"].empty_label),
+                                              *((c.pk, str(c)) for c in shown)]
             # Villages of the chosen commune only: a province has thousands.
             commune_id = self.data.get("commune") if self.is_bound else None
             villages = villages.filter(commune_id=commune_id) if str(commune_id or "").isdigit() else villages.none()

@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core.models import AuditEvent
+from core.pagination import KeysetPaginator, page_links
 from core.scoping import communes_for
 
 from . import selectors, services
@@ -50,13 +51,14 @@ def household_list(request: HttpRequest) -> HttpResponse:
         ethnic_minority=filters.get("ethnic_minority", ""),
         archived=filters.get("archived", ""),
     )
-    paginator = Paginator(households, filters.get("per_page") or 25)
-    page = paginator.get_page(request.GET.get("page"))
+    # Keyset pages in the (commune, code) order of the `household_list` index: a deep page of a
+    # province costs what the first one does, and the count stops at COUNT_CAP.
+    page = KeysetPaginator(households, ("commune_id", "code"), filters.get("per_page") or 25).page(request.GET)
     query = request.GET.copy()
-    query.pop("page", None)
-    return render(request, "households/household_list.html", {
-        "form": form, "page": page, "query": query.urlencode(),
-    })
+    for name in ("after", "before", "last", "n", "page"):
+        query.pop(name, None)
+    page.links = page_links(page, query.urlencode())
+    return render(request, "households/household_list.html", {"form": form, "page": page})
 
 
 @login_required
