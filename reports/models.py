@@ -39,7 +39,7 @@ FIGURES = (
     "newly_escaped_households", "newly_escaped_persons",
 )
 # The JSON figures: nested dicts of integers, summed key by key.
-BREAKDOWNS = ("ethnic_groups", "deprivation", "movements", "target_groups")
+BREAKDOWNS = ("ethnic_groups", "deprivation", "movements", "target_groups", "causes")
 
 
 def percent(part: int, whole: int) -> Decimal | None:
@@ -103,6 +103,9 @@ class Rollup(models.Model):
     #  "near_poor_households", "near_poor_persons"}}. "No labour capacity" is not
     # kept by the registry (members carry no labour-capacity fact), so it is not counted.
     target_groups = models.JSONField(_("target groups"), default=dict, blank=True)
+    # Form 7.10: {"poor": {cause: {"households", "persons"}}, "near_poor": {…}}, from the survey
+    # behind each household's category; a household counts under each cause it gave.
+    causes = models.JSONField(_("causes of poverty"), default=dict, blank=True)
 
     computed_at = models.DateTimeField(_("as of"))
 

@@ -28,6 +28,19 @@ class Category(models.TextChoices):
     NONE = "none", _("Neither poor nor near-poor")
 
 
+class PovertyCause(models.TextChoices):
+    """Why a household is poor or near-poor, as asked with Phiếu B and counted by form 7.10."""
+
+    NO_LAND = "no_land", _("No land for production")
+    NO_CAPITAL = "no_capital", _("No capital for production")
+    NO_LABOUR = "no_labour", _("No labour")
+    NO_TOOLS = "no_tools", _("No tools or means of production")
+    NO_KNOW_HOW = "no_know_how", _("Does not know how to make a living")
+    NO_SKILLS = "no_skills", _("No vocational skills")
+    ILLNESS = "illness", _("Illness, serious disease or accident")
+    OTHER = "other", _("Other cause")
+
+
 class PovertyStandard(models.Model):
     """A multidimensional poverty standard for a span of years, national or a province's own.
 
@@ -479,6 +492,8 @@ class Survey(models.Model):
     category = models.CharField(_("classification"), max_length=10, choices=Category.choices, blank=True)
     deprivation_count = models.PositiveSmallIntegerField(_("deprivations"), null=True, blank=True)
     deprived = models.JSONField(_("deprived on"), default=list, blank=True)  # indicator codes
+    # PovertyCause values, asked of a household found poor or near-poor (form 7.10).
+    causes = models.JSONField(_("causes of poverty"), default=list, blank=True)
     income_gap = models.IntegerField(_("gap to the income line (VND)"), null=True, blank=True)
     explanation = models.TextField(_("explanation"), blank=True)
     standard_code = models.CharField(_("standard"), max_length=30, blank=True)
