@@ -313,3 +313,70 @@ def _escaped(rollup: Rollup) -> int:
     decrease = rollup.movements.get("poor", {}).get("decrease", {})
     return sum(decrease.get(cause, {}).get("households", 0) for cause in ("escaped_near", "escaped_above"))
 
+
+
+class ReportPackQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """A user sees the packs they asked for, of units still in their area; a superuser sees all."""
+        if user is None or not user.is_authenticated:
+            return self.none()
+        packs = self.filter(unit__in=units_for(user))
+        return packs if user.is_superuser else packs.filter(created_by=user)
+
+
+class ReportPack(models.Model):
+    """Every official table of a unit and of each unit below it, for a year, as one Excel workbook.
+
+    Prepared by a task (`reports.tasks.prepare_report_pack`, see `reports.pack`), which
+    records how many units it has done so the page can show a progress bar. The
+    figures are read as the user who asked for it would read them (their area).
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Preparing")
+        DONE = "done", _("Ready")
+        FAILED = "failed", _("Failed")
+
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+",
+                                   verbose_name=_("requested by"))
+    unit = models.ForeignKey(AdminUnit, on_delete=models.CASCADE, related_name="+", verbose_name=_("unit"))
+    year = models.PositiveSmallIntegerField(_("year"))
+    stage = models.CharField(_("stage"), max_length=12, choices=Rollup.Stage.choices, default=Rollup.Stage.OFFICIAL)
+    # The language of the page it was asked from: the workbook and any error are written in it.
+    language = models.CharField(_("language"), max_length=10, default=settings.LANGUAGE_CODE)
+    status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.QUEUED)
+    units_total = models.PositiveIntegerField(_("units in all"), default=0)
+    units_done = models.PositiveIntegerField(_("units done"), default=0)
+    file = models.FileField(_("file"), upload_to="report-packs/%Y/%m/", blank=True)
+    error = models.TextField(_("error"), blank=True)
+    created_at = models.DateTimeField(_("requested"), auto_now_add=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+
+    objects = ReportPackQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("report pack")
+        verbose_name_plural = _("report packs")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # A user's recent packs (the report list page).
+            models.Index(fields=["created_by", "created_at"], name="reportpack_by_user"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.unit} – {self.year} ({self.get_stage_display()})"
+
+    def get_absolute_url(self) -> str:
+        from django.urls import reverse
+
+        return reverse("reports:pack", args=[self.pk])
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED)
+
+    @property
+    def progress_percent(self) -> int:
+        return int(100 * self.units_done / self.units_total) if self.units_total else 0

@@ -57,3 +57,12 @@ def refresh_dirty_rollups(limit: int = 500) -> int:
 def reconcile_rollups() -> dict[int, int]:
     """Nightly: recompute every year of every commune from the rows, whatever was marked."""
     return {year: compute.recompute_all(year) for year in compute.report_years()}
+
+
+@shared_task(acks_late=True)
+def prepare_report_pack(pack_id: int) -> str:
+    """Build a report pack's workbook. A second delivery finds the pack done or under way and does nothing."""
+    from . import pack
+
+    prepared = pack.run(pack_id)
+    return prepared.status if prepared is not None else ""

@@ -10,21 +10,23 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Max
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.scoping import units_for
 from geo.models import AdminUnit
 from households.forms import attach_errors
 
-from . import charts, excel, selectors, services, tables
+from . import charts, excel, pack, selectors, services, tables
 from .forms import TargetForm
-from .models import Rollup
+from .models import ReportPack, Rollup
+from .tasks import prepare_report_pack
 
 OFFICIAL, PRELIMINARY = Rollup.Stage.OFFICIAL, Rollup.Stage.PRELIMINARY
 FIRST_YEAR, LAST_YEAR = 2000, 2100
@@ -134,6 +136,7 @@ def report_list(request: HttpRequest, unit: int, year: int) -> HttpResponse:
     unit = _unit_or_404(request.user, unit)
     return render(request, "reports/report_list.html", {
         "unit": unit, "year": _year_or_404(year), "stage": _stage(request), "forms": tables.FORMS.values(),
+        "packs": pack.recent_packs(request.user),
     })
 
 
@@ -181,3 +184,62 @@ def target_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, _("Target set.") if created else _("Target updated."))
             return redirect("reports:dashboard", unit=target.unit_id, year=target.year)
     return render(request, "reports/target_form.html", {"form": form})
+
+
+# --- the report pack: every table of a unit and the units below it, prepared by a task --------------------
+
+
+def _pack_or_404(request: HttpRequest, pk: int) -> ReportPack:
+    """The user's own pack of a unit in their area (a superuser: any); otherwise 404."""
+    found = ReportPack.objects.for_user(request.user).select_related("unit", "created_by").filter(pk=pk).first()
+    if found is None:
+        raise Http404(_("No such report pack."))
+    return found
+
+
+@login_required
+@require_POST
+def pack_new(request: HttpRequest, unit: int, year: int) -> HttpResponse:
+    """Ask for the pack of a unit and year; the task is queued after the commit, then its page shows progress."""
+    unit = _unit_or_404(request.user, unit)
+    year = _year_or_404(year)
+    stage = request.POST.get("stage", OFFICIAL)
+    if stage not in Rollup.Stage.values:
+        stage = OFFICIAL
+    created_pack, created = pack.request_pack(user=request.user, unit=unit, year=year, stage=stage,
+                                              language=getattr(request, "LANGUAGE_CODE", ""))
+    if created:
+        transaction.on_commit(lambda: prepare_report_pack.delay(created_pack.pk))
+    else:
+        messages.info(request, _("This report pack is already being prepared."))
+    return redirect(created_pack)
+
+
+@login_required
+@require_GET
+def pack_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    found = _pack_or_404(request, pk)
+    return render(request, "reports/pack_detail.html", {
+        "pack": found, "progress": pack.progress(found), "unit": found.unit, "year": found.year,
+        "forms": tables.FORMS.values(),
+    })
+
+
+@login_required
+@require_GET
+def pack_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    return JsonResponse(pack.progress(_pack_or_404(request, pk)))
+
+
+@login_required
+@require_GET
+def pack_download(request: HttpRequest, pk: int) -> FileResponse:
+    found = _pack_or_404(request, pk)
+    if found.status != ReportPack.Status.DONE or not found.file:
+        raise Http404(_("This report pack is not ready."))
+    try:
+        handle = found.file.open("rb")
+    except FileNotFoundError:
+        raise Http404(_("The file of this report pack is no longer kept; prepare it again.")) from None
+    return FileResponse(handle, as_attachment=True, filename=pack.download_name(found),
+                        content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -75,6 +75,10 @@ def object_for(model, world, role, inside):
         return support_object(model, household)
     if model in ("rollup", "target"):
         return report_object(model, household)
+    if model == "reportpack":
+        from reports.models import ReportPack
+
+        return ReportPack.objects.get(pk=report_pack(world, role, inside)["pk"])
     raise AssertionError(f"no test object for {model}")
 
 
@@ -156,6 +160,8 @@ ADMIN_MODELS = {
     # Report figures and targets: derived or set through the services; read-only, scoped by unit.
     "reports.rollup": (True, STAFF, []),
     "reports.target": (True, STAFF, []),
+    # Report packs: prepared by the task; a user's own (a superuser: all), scoped by unit; read-only.
+    "reports.reportpack": (True, STAFF, []),
     # Support: programs are reference data (national ones seen by all, edited by superusers);
     # the rest is written by the services from the support pages and looked at here.
     "programs.program": (False, STAFF, ["superuser"]),
@@ -272,6 +278,19 @@ def report_kw(world, role, inside):
     return unit_year(world, role, inside, form="7.2")
 
 
+def report_pack(world, role, inside):
+    """A finished report pack the role's own user asked for, of the commune tried (the file is a stand-in)."""
+    from reports.models import ReportPack
+
+    owner = USERS[role](world) if role != "anonymous" else world.officer
+    commune = household_for(world, role, inside).commune
+    found = ReportPack.objects.filter(created_by=owner, unit=commune).first()
+    if found is None:
+        found = ReportPack.objects.create(created_by=owner, unit=commune, year=2025, status=ReportPack.Status.DONE,
+                                          units_total=1, units_done=1, file=ContentFile(b"PK", name="pack.xlsx"))
+    return {"pk": found.pk}
+
+
 def national_program(world, role, inside):
     return {"pk": support_object("program", world.household).pk}
 
@@ -372,6 +391,12 @@ APP_URLS = {
     "reports:reports": (unit_year, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "reports:report": (report_kw, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "reports:target_new": (None, by_role(302, 403, 200, 200, 200), None),
+    # The report pack: asked for by POST from the report list (a unit of the area); its page,
+    # progress and file are its requester's (a superuser: any), 404 outside the area.
+    "reports:pack_new": (unit_year, *POST_ONLY),  # POST only
+    "reports:pack": (report_pack, *READ),
+    "reports:pack_progress": (report_pack, *READ),
+    "reports:pack_download": (report_pack, *READ),
     # Support: everyone in the area reads; the commune's officer records (403 for the roles that read);
     # budgets are allocated above the commune and disbursed by it.
     "programs:list": (None, by_role(302, 200, 200, 200, 200), None),
