@@ -928,7 +928,20 @@ class _ReviewBuilder:
         if category in ON_LISTS:
             income = min(income, line)
         deprived = set(rng.sample(codes, count))
-        return {"income": income, "deprivations": {code: code in deprived for code in codes}, "is_farm": is_farm}
+        facts = {"income": income, "deprivations": {code: code in deprived for code in codes}, "is_farm": is_farm}
+        if category in ON_LISTS:
+            facts["causes"] = self.causes(household)
+        return facts
+
+    CAUSE_WEIGHTS = {"no_capital": 30, "no_land": 18, "no_labour": 14, "no_know_how": 12, "no_skills": 10,
+                     "illness": 9, "no_tools": 5, "other": 2}
+
+    def causes(self, household) -> list[str]:
+        """One or two causes of poverty, from the household's own seed (the facts' sequence is untouched)."""
+        own = random.Random(household.pk * 7919)
+        picked = set(own.choices(list(self.CAUSE_WEIGHTS), weights=list(self.CAUSE_WEIGHTS.values()),
+                                 k=own.choice([1, 1, 2])))
+        return sorted(picked)
 
     # -- the steps --
 

@@ -294,26 +294,62 @@ def _ethnic_groups() -> dict[int, dict[str, dict]]:
     return out
 
 
-def _deprivation() -> dict[int, dict[str, dict]]:
-    """{commune: {stage: {"poor": {indicator: households}, "near_poor": {…}}}} from the surveys behind the lists."""
+def _survey_lists(column: str) -> dict[int, dict[str, dict]]:
+    """{commune: {stage: {"poor": {code: (households, persons)}, "near_poor": {…}}}} for a list-valued
+    survey column (the indicators deprived on, the causes of poverty), from the surveys behind the lists."""
     if connection.vendor == "postgresql":
-        unnest, code = "CROSS JOIN LATERAL jsonb_array_elements_text(s.deprived) AS d(code)", "d.code"
+        unnest, code = f"CROSS JOIN LATERAL jsonb_array_elements_text(s.{column}) AS d(code)", "d.code"
     else:
-        unnest, code = "JOIN json_each(s.deprived) AS d", "d.value"
+        unnest, code = f"JOIN json_each(s.{column}) AS d", "d.value"
     out: dict = defaultdict(lambda: {OFFICIAL: {"poor": {}, "near_poor": {}},
                                      PRELIMINARY: {"poor": {}, "near_poor": {}}})
     with connection.cursor() as cursor:
         for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
             cursor.execute(f"""
-                SELECT t.commune_id, t.{cat}, {code}, COUNT(*)
+                SELECT t.commune_id, t.{cat}, {code}, COUNT(*), SUM(t.persons)
                 FROM {TEMP_TABLE} t
                 JOIN reviews_survey s ON s.id = t.{survey}
                 {unnest}
                 WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor')
                 GROUP BY t.commune_id, t.{cat}, {code}
             """)
-            for commune_id, category, indicator, count in cursor.fetchall():
-                out[commune_id][stage][category][indicator] = int(count)
+            for commune_id, category, value, households, persons in cursor.fetchall():
+                out[commune_id][stage][category][value] = (int(households), int(persons or 0))
+    return out
+
+
+def _deprivation() -> dict[int, dict[str, dict]]:
+    """{commune: {stage: {"poor": {indicator: households}, "near_poor": {…}}}}: deprived on each indicator."""
+    out = _survey_lists("deprived")
+    for by_stage in out.values():
+        for lists in by_stage.values():
+            for key, counts in lists.items():
+                lists[key] = {code: households for code, (households, _persons) in counts.items()}
+    return out
+
+
+def _causes() -> dict[int, dict[str, dict]]:
+    """{commune: {stage: {"poor": {cause: cell}, "near_poor": {…}, "answered": {"poor": cell, …}}}}
+    (form 7.10); a cell is {"households", "persons"}; "answered" counts the households giving any cause."""
+    out = _survey_lists("causes")
+    for by_stage in out.values():
+        for lists in by_stage.values():
+            for key, counts in list(lists.items()):
+                lists[key] = {cause: {"households": households, "persons": persons}
+                              for cause, (households, persons) in counts.items()}
+    length = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
+    with connection.cursor() as cursor:
+        for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
+            cursor.execute(f"""
+                SELECT t.commune_id, t.{cat}, COUNT(*), SUM(t.persons)
+                FROM {TEMP_TABLE} t
+                JOIN reviews_survey s ON s.id = t.{survey}
+                WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor') AND {length}(s.causes) > 0
+                GROUP BY t.commune_id, t.{cat}
+            """)
+            for commune_id, category, households, persons in cursor.fetchall():
+                out[commune_id][stage].setdefault("answered", {})[category] = {
+                    "households": int(households), "persons": int(persons or 0)}
     return out
 
 
@@ -363,6 +399,7 @@ def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dic
         stages = {OFFICIAL: _main_figures(OFFICIAL, year), PRELIMINARY: _main_figures(PRELIMINARY, year)}
         groups = _ethnic_groups()
         deprivation = _deprivation()
+        causes = _causes()
         changes = _official_movements(year)
     finally:
         _drop_table()
@@ -371,6 +408,7 @@ def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dic
         for cid, figures in by_commune.items():
             figures["ethnic_groups"] = groups.get(cid, {}).get(stage, {}) if cid in groups else {}
             figures["deprivation"] = deprivation[cid][stage] if cid in deprivation else {"poor": {}, "near_poor": {}}
+            figures["causes"] = causes[cid][stage] if cid in causes else {"poor": {}, "near_poor": {}}
             if stage == OFFICIAL:
                 _apply_movements(figures["movements"], changes.get(cid, ()))
             out.setdefault(cid, {})[stage] = figures

@@ -4,8 +4,8 @@ One `Report` feeds both the printable page and the Excel file, so the two always
 say the same. Forms of Circular 07/2021 (Appendix VII, amended by Circular 02/2022):
 7.2 (changes in the poor list), 7.3 (the near-poor list), 7.9 (by ethnic group),
 with the share deprived on each indicator and the target groups provinces also
-report, and the year's support when the support records hold it. Form 7.10 (by
-cause of poverty) is not produced: the registry records no cause of poverty.
+report, 7.10 (by cause of poverty, from the causes given with Phiếu B), and the
+year's support when the support records hold it.
 
 Every figure is read through `reports.selectors` (scoped to the user's area);
 nothing here counts households.
@@ -21,7 +21,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from geo.models import AdminUnit
-from reviews.models import HouseholdStatus
+from reviews.models import HouseholdStatus, PovertyCause
 
 from . import selectors
 from .models import Rollup, percent
@@ -226,6 +226,41 @@ def by_ethnicity(user, unit, year, stage, form) -> Report:
     return report
 
 
+# --- form 7.10: by cause of poverty -----------------------------------------------------------------
+
+
+def _cause_row(label: str, figures: Rollup, key: str, kind: str, unit: AdminUnit | None = None) -> Row:
+    given = figures.causes.get(key, {})
+    counted = getattr(figures, f"{key}_households")
+    answered = figures.causes.get("answered", {}).get(key, {}).get("households", 0)
+    return Row(label, [counted, counted - answered,
+                       *(given.get(cause.value, {}).get("households", 0) for cause in PovertyCause)], kind, unit)
+
+
+def by_cause(user, unit, year, stage, form) -> Report:
+    report = Report(form.key, form.number, str(form.title), unit, year, stage)
+    rollup = selectors.rollup_for(user, unit, year, stage)
+    if rollup is None:
+        return report
+    children = sorted(selectors.child_rollups(user, unit, year, stage), key=lambda c: c.unit.code)
+    causes = list(PovertyCause)
+    for key, title, on_list in (("poor", _("Poor households by cause of poverty"), _("Poor households")),
+                                ("near_poor", _("Near-poor households by cause of poverty"),
+                                 _("Near-poor households"))):
+        header = [
+            [HeaderCell(_("Unit"), rowspan=2), HeaderCell(on_list, rowspan=2),
+             HeaderCell(_("Households without a cause given"), rowspan=2),
+             HeaderCell(_("Households giving each cause"), colspan=len(causes))],
+            [HeaderCell(str(cause.label)) for cause in causes],
+        ]
+        rows = [_cause_row(c.unit.name, c.rollup, key, "row", c.unit) for c in children]
+        rows.append(_cause_row(_("Total"), rollup, key, "total"))
+        report.sections.append(Section(title, header, rows))
+    report.notes.append(_("From the causes given with the survey behind each household's category; a household "
+                          "giving several causes is counted under each."))
+    return report
+
+
 # --- the share deprived on each indicator ------------------------------------------------------------
 
 
@@ -340,6 +375,7 @@ FORMS = {form.key: form for form in (
     Form("7.3", "7.3", gettext_lazy("Changes in the list of near-poor households"), near_poor_movements,
          official_only=True),
     Form("7.9", "7.9", gettext_lazy("Poor and near-poor households by ethnic group"), by_ethnicity),
+    Form("7.10", "7.10", gettext_lazy("Poor and near-poor households by cause of poverty"), by_cause),
     Form("deprivation", "", gettext_lazy("Share of poor and near-poor households deprived on each indicator"),
          deprivation),
     Form("target-groups", "", gettext_lazy("Poor and near-poor households in the target groups"), target_groups),

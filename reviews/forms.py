@@ -11,7 +11,7 @@ from core.scoping import communes_for
 from households.forms import DATE_INPUT_FORMATS, NoTagHelper, attach_errors  # noqa: F401 - re-exported
 
 from . import selectors
-from .models import Complaint, Request, ReviewRound, Survey
+from .models import Complaint, PovertyCause, Request, ReviewRound, Survey
 
 
 def date_field(label, **kwargs):
@@ -89,6 +89,11 @@ class SurveyForm(HelperMixin, forms.Form):
     is_farm = forms.BooleanField(label=_("Works in agriculture, forestry, fishery or salt-making"), required=False)
     demographic_change = forms.ChoiceField(label=_("Demographic change"), required=False,
                                            choices=[("", _("None"))] + list(Survey.Demographic.choices))
+    causes = forms.MultipleChoiceField(
+        label=_("Causes of poverty"), required=False, choices=PovertyCause.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Asked of a household found poor or near-poor; kept only for those (form 7.10)."),
+    )
 
     def __init__(self, *args, survey: Survey, rules, indicators, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,7 +117,7 @@ class SurveyForm(HelperMixin, forms.Form):
         if not self.is_bound:
             self.initial.update({"expected_version": survey.version, "income": survey.income,
                                  "score_a": survey.score_a, "is_farm": survey.is_farm,
-                                 "demographic_change": survey.demographic_change})
+                                 "demographic_change": survey.demographic_change, "causes": survey.causes})
 
     def screening_fields(self):
         return [self[f"q{rule.number}"] for rule in self.rules]

@@ -35,6 +35,7 @@ from .models import (
     Category,
     Complaint,
     HouseholdStatus,
+    PovertyCause,
     PovertyStandard,
     Request,
     ReviewEvent,
@@ -248,10 +249,23 @@ def preview(round_: ReviewRound, household: Household, **facts: Any) -> Result:
     return classify(rules_of(round_.standard), area=household.area, year=round_.year, **facts)
 
 
+def clean_causes(causes: Iterable[str] | None, category: str) -> list[str]:
+    """The causes of poverty kept with a survey: known codes, in the list's order, only for a household
+    found poor or near-poor (the others are not asked); an unknown code is refused."""
+    given = set(causes or ())
+    unknown = sorted(given - set(PovertyCause.values))
+    if unknown:
+        raise ValidationError({"causes": _("Unknown cause of poverty: %(codes)s.") % {"codes": ", ".join(unknown)}})
+    if category not in (Category.POOR, Category.NEAR_POOR):
+        return []
+    return [code for code in PovertyCause.values if code in given]
+
+
 def record_survey(*, actor, survey: Survey, deprivations: Mapping[str, bool], income: int | None = None,
                   score_a: int | None = None, is_farm: bool = False, demographic_change: str = "",
-                  expected_version: int | None = None) -> Survey:
-    """Phiếu B: store the facts and their classification (with the standard's code)."""
+                  causes: Iterable[str] | None = None, expected_version: int | None = None) -> Survey:
+    """Phiếu B: store the facts and their classification (with the standard's code), and for a poor or
+    near-poor household the causes of its poverty."""
     check_commune_step(actor, survey.round)
     with transaction.atomic():
         round_, survey = _lock_survey(survey)
@@ -273,6 +287,8 @@ def record_survey(*, actor, survey: Survey, deprivations: Mapping[str, bool], in
         survey.income, survey.score_a, survey.is_farm = income, score_a, is_farm
         survey.deprivations = {code: bool(deprivations[code]) for code in rules.indicators}
         survey.demographic_change = demographic_change
+        # None keeps the causes already given (a file without the column, say).
+        survey.causes = clean_causes(survey.causes if causes is None else causes, result.category)
         _set_result(survey, round_, actor, result.category, result.deprived, result.income_gap, result.explanation)
         resurveyed = survey.status == Survey.Status.RESURVEY
         survey.status = Survey.Status.SURVEYED
@@ -308,6 +324,7 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
                 raise ValidationError({"survey": _("A survey of another round was submitted.")})
             facts = {"income": None, "score_a": None, "is_farm": False, **facts}
             demographic = facts.pop("demographic_change", "")
+            causes = facts.pop("causes", None)
             code = survey.household.code
             if survey.status == Survey.Status.SCREENED_OUT:
                 raise StepRefused(_("Household %(code)s stopped at Phiếu A.") % {"code": code})
@@ -321,6 +338,11 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
             survey.income, survey.score_a, survey.is_farm = facts["income"], facts["score_a"], facts["is_farm"]
             survey.deprivations = {c: bool(facts["deprivations"][c]) for c in rules.indicators}
             survey.demographic_change = demographic
+            try:
+                survey.causes = clean_causes(survey.causes if causes is None else causes, result.category)
+            except ValidationError as exc:
+                raise ValidationError({"causes": _("Household %(code)s: %(message)s") % {
+                    "code": code, "message": exc.message_dict["causes"][0]}}) from None
             _set_result(survey, round_, actor, result.category, result.deprived, result.income_gap,
                         result.explanation)
             if survey.status == Survey.Status.RESURVEY:
@@ -332,7 +354,7 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
         # One plain UPDATE a survey: far cheaper than bulk_update's CASE over every row.
         for survey in changed:
             Survey.objects.filter(pk=survey.pk).update(**{name: getattr(survey, name) for name in (
-                "income", "score_a", "is_farm", "deprivations", "demographic_change", "category", "deprived",
+                "income", "score_a", "is_farm", "deprivations", "demographic_change", "causes", "category", "deprived",
                 "deprivation_count", "income_gap", "explanation", "standard_code", "surveyed_at", "surveyed_by",
                 "meeting", "votes_agree", "status", "version")})
         ReviewEvent.objects.bulk_create(events, batch_size=1000)

@@ -330,6 +330,7 @@ def survey_detail(request: HttpRequest, round_pk: int, pk: int) -> HttpResponse:
                     if survey.status != Survey.Status.SCREENED_OUT:
                         survey = services.record_survey(actor=request.user, survey=survey,
                                                         demographic_change=data.get("demographic_change", ""),
+                                                        causes=data.get("causes", []),
                                                         expected_version=version, **form.facts())
             except ValidationError as exc:
                 attach_errors(form, exc)

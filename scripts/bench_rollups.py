@@ -50,6 +50,7 @@ _STARTED = time.monotonic()
 
 FAMILY = ["Giàng", "Sùng", "Vàng", "Lý", "Thào", "Hoàng", "Lù", "Tẩn", "Nguyễn", "Trần", "Lồ", "Ma"]
 MIDDLE = ["A", "Seo", "Thị", "Văn", "Láo", "Mí", "Chín"]
+CAUSES = ["no_capital", "no_land", "no_labour", "no_know_how", "no_skills", "illness", "no_tools", "other"]
 GIVEN = ["Páo", "Sử", "Dế", "Chứ", "Mai", "Lan", "Phù", "Sính", "Cở", "Hoa", "Dung", "Chản", "Pin", "Tủa"]
 
 
@@ -116,6 +117,26 @@ def _reset_sequence(table: str) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608 - our table names
                        f"COALESCE((SELECT MAX(id) FROM {table}), 1))")
+
+
+def seeded() -> dict | None:
+    """What an earlier run with --keep left in the database, or None when it holds no seeded data."""
+    from django.core.management import call_command
+    from django.db.models import Count
+
+    from core.models import User
+    from geo.models import AdminUnit
+    from households.models import Household
+
+    call_command("migrate", verbosity=0, interactive=False)
+    user = User.objects.filter(username="bench_tinh").first()
+    if user is None or not Household.objects.exists():
+        return None
+    from django.utils import timezone
+
+    communes = AdminUnit.objects.filter(province=user.unit, level=AdminUnit.Level.COMMUNE)
+    largest = communes.annotate(n=Count("households")).order_by("-n").first()
+    return {"user": user, "year": timezone.localdate().year - 1, "commune": largest, "communes": communes.count()}
 
 
 def seed(households: int, members_per: int) -> dict:
@@ -234,7 +255,8 @@ def seed(households: int, members_per: int) -> dict:
                 sid += 1
                 survey_rows.append((sid, rounds[(commune_id, second_year)], hid, "current", first, "surveyed",
                                     "{}", income, None, True, json.dumps(answers), "", category,
-                                    len(deprived), json.dumps(deprived), 0, "", rules.code, now, None, "", 1))
+                                    len(deprived), json.dumps(deprived), 0, "", rules.code, now, None, "", 1,
+                                    json.dumps([rng.choice(CAUSES)] if category in ("poor", "near_poor") else [])))
                 from reviews.services import movement
 
                 status_rows.append((hid, first_year, first, "none", "unchanged" if first == "none" else (
@@ -249,7 +271,7 @@ def seed(households: int, members_per: int) -> dict:
         survey_columns = ["id", "round_id", "household_id", "origin", "previous_category", "status", "screening",
                           "income", "score_a", "is_farm", "deprivations", "demographic_change", "category",
                           "deprivation_count", "deprived", "income_gap", "explanation", "standard_code",
-                          "surveyed_at", "surveyed_by_id", "reviewer_comment", "version"]
+                          "surveyed_at", "surveyed_by_id", "reviewer_comment", "version", "causes"]
         status_columns = ["household_id", "year", "category", "previous_category", "movement", "round_id",
                           "survey_id", "standard_code", "decided_on"]
 
@@ -304,6 +326,8 @@ def main() -> int:
     parser.add_argument("--members-per-household", type=int, default=4)
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL"))
     parser.add_argument("--keep", action="store_true", help="keep the throwaway database")
+    parser.add_argument("--reuse", action="store_true",
+                        help="with --database-url: measure what an earlier --keep run seeded there, without seeding")
     parser.add_argument("--dashboard-url")
     parser.add_argument("--report-url")
     args = parser.parse_args()
@@ -313,7 +337,7 @@ def main() -> int:
     try:
         setup_django(url)
         seeded_started = time.monotonic()
-        info = seed(args.households, args.members_per_household)
+        info = (seeded() if args.reuse else None) or seed(args.households, args.members_per_household)
         seed_seconds = time.monotonic() - seeded_started
         from django.test import Client
 
@@ -326,15 +350,28 @@ def main() -> int:
         client = Client()
         client.force_login(info["user"])
         commune = info["commune"]
+        from core.pagination import encode_cursor
         from households.models import Household
 
         in_commune = Household.objects.filter(commune=commune).count()
         deep = max(1, in_commune // 25 - 1)
+
+        def cursor_before(page: int, **where) -> str:
+            """The cursor a user holds on reaching `page` by "Next": the key of the row before it."""
+            key = (Household.objects.filter(is_archived=False, **where).order_by("commune_id", "code")
+                   .values_list("commune_id", "code")[(page - 1) * 25 - 1])
+            return encode_cursor(list(key))
+
+        province_deep = cursor_before(2000, commune__province=info["user"].unit)
+        commune_deep = cursor_before(deep, commune=commune)
         pages = {
             "household list, filtered (commune, poor)": f"/households/?commune={commune.pk}&classification=poor",
             "household list, searched without diacritics": "/households/?q=giang+a+pao",
-            f"household list, deep page ({deep} of the commune)": f"/households/?commune={commune.pk}&page={deep}",
-            "household list, deep page (page 2000 of the province)": "/households/?page=2000",
+            f"household list, deep page ({deep} of the commune)":
+                f"/households/?commune={commune.pk}&after={commune_deep}&n={deep}",
+            "household list, deep page (page 2000 of the province)": f"/households/?after={province_deep}&n=2000",
+            "household list, last page of the province": "/households/?last=1",
+            "household list, first page of the province": "/households/",
             "overview (/)": "/",
         }
         from django.urls import reverse

@@ -302,6 +302,35 @@ def test_form_7_3_7_9_deprivation_and_target_groups_match_the_rollup(demo, clien
         rollup.target_groups["ethnic_minority"]["poor_households"]
 
 
+@pytest.mark.django_db
+def test_form_7_10_counts_each_cause_of_the_rollup_per_commune(demo, client):
+    from reviews.models import PovertyCause
+
+    year = demo
+    client = signed_in(client, "tinh_laocai")
+    rollup = Rollup.objects.get(unit=province(), year=year, stage="official")
+    sheet = workbook(client.get(report_url(province(), year, "7.10") + "?format=xlsx")).active
+    poor = rollup.causes["poor"]
+    answered = rollup.causes["answered"]["poor"]["households"]
+    assert poor and answered <= rollup.poor_households
+    total = row_of(sheet, "Total")
+    assert total[1:3] == [rollup.poor_households, rollup.poor_households - answered]
+    assert total[3:3 + len(PovertyCause)] == [poor.get(c.value, {}).get("households", 0) for c in PovertyCause]
+    # Each district has its row, and the rows add up to the total.
+    names = {u.name for u in AdminUnit.objects.filter(parent=province())}
+    districts = []
+    for row in sheet.iter_rows(values_only=True):
+        if row and row[0] == "Total":
+            break  # the end of the poor section
+        if row and row[0] in names:
+            districts.append(row)
+    assert districts
+    for column in range(1, 3 + len(PovertyCause)):
+        assert sum(row[column] for row in districts) == total[column]
+    page = client.get(report_url(province(), year, "7.10")).content.decode()
+    assert "No capital for production" in page or "Thiếu vốn sản xuất" in page
+
+
 def _ethnic_name(code: str) -> str:
     from households.models import Ethnicity
 
@@ -338,5 +367,5 @@ def test_excel_text_cannot_run_as_a_formula(demo, client):
 @pytest.mark.django_db
 def test_unknown_report_or_year_is_not_found(demo, client):
     client = signed_in(client, "admin")
-    assert client.get(report_url(district(), demo, "7.10")).status_code == 404
+    assert client.get(report_url(district(), demo, "7.99")).status_code == 404
     assert client.get(dashboard_url(district(), 1900)).status_code == 404

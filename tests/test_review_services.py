@@ -67,6 +67,27 @@ def test_only_the_commune_officer_opens_and_surveys(world):
                                deprivations=flags(round_.standard))
 
 
+def test_causes_of_poverty_are_kept_for_a_household_on_the_lists_only(world):
+    round_ = services.open_round(actor=world.officer, commune=world.tathang, year=2026)
+    poor = flags(round_.standard, *POOR_FLAGS)
+    survey = services.record_survey(actor=world.officer, survey=round_.surveys.get(), income=1_200_000,
+                                    deprivations=poor, causes=["illness", "no_capital", "illness"])
+    assert survey.category == "poor"
+    assert survey.causes == ["no_capital", "illness"]  # each once, in the list's order
+    # A later save without causes (a file without the column) keeps them.
+    survey = services.record_survey(actor=world.officer, survey=survey, income=1_100_000, deprivations=poor)
+    assert survey.causes == ["no_capital", "illness"]
+    with pytest.raises(ValidationError) as refused:
+        services.record_survey(actor=world.officer, survey=survey, income=1_100_000, deprivations=poor,
+                               causes=["bad_luck"])
+    assert "bad_luck" in str(refused.value.message_dict["causes"])
+    assert Survey.objects.get(pk=survey.pk).causes == ["no_capital", "illness"]
+    # A household above the lines is not asked: its causes are dropped with its new result.
+    survey = services.record_survey(actor=world.officer, survey=survey, income=5_000_000,
+                                    deprivations=flags(round_.standard), causes=["no_land"])
+    assert survey.category not in ("poor", "near_poor") and survey.causes == []
+
+
 def test_survey_stores_result_with_the_standard_code_and_explains_it_in_vietnamese(world):
     round_ = services.open_round(actor=world.officer, commune=world.tathang, year=2026)
     survey = services.record_survey(actor=world.officer, survey=round_.surveys.get(), income=1_200_000,

@@ -66,12 +66,16 @@ def direct_count(year: int, communes) -> dict[str, dict]:
     households = (Household.objects.filter(commune__in=communes)
                   .prefetch_related("statuses__round", "members__ethnicity"))
     deprived = dict(Survey.objects.filter(household__commune__in=communes).values_list("pk", "deprived"))
+    causes = dict(Survey.objects.filter(household__commune__in=communes).values_list("pk", "causes"))
     round_surveys = {s.household_id: s for s in Survey.objects.filter(
         round__commune__in=communes, round__year=year, round__kind=ReviewRound.Kind.PERIODIC,
         status__in=[Survey.Status.SURVEYED, Survey.Status.SCREENED_OUT])}
     out = {stage: defaultdict(int) for stage in (compute.OFFICIAL, compute.PRELIMINARY)}
     nested = {stage: {"ethnic_groups": defaultdict(lambda: defaultdict(int)),
                       "deprivation": {"poor": defaultdict(int), "near_poor": defaultdict(int)},
+                      "causes": {"poor": defaultdict(lambda: defaultdict(int)),
+                                 "near_poor": defaultdict(lambda: defaultdict(int)),
+                                 "answered": defaultdict(lambda: defaultdict(int))},
                       "target_groups": defaultdict(lambda: defaultdict(int))} for stage in out}
     movements = {key: {"start": defaultdict(int), "decrease": defaultdict(lambda: defaultdict(int)),
                        "increase": defaultdict(lambda: defaultdict(int))} for key in ON_LISTS}
@@ -142,6 +146,12 @@ def direct_count(year: int, communes) -> dict[str, dict]:
                 if behind is not None:
                     for code in deprived[behind]:
                         nested[stage]["deprivation"][category][code] += 1
+                    for code in causes[behind]:
+                        nested[stage]["causes"][category][code]["households"] += 1
+                        nested[stage]["causes"][category][code]["persons"] += persons
+                    if causes[behind]:
+                        nested[stage]["causes"]["answered"][category]["households"] += 1
+                        nested[stage]["causes"]["answered"][category]["persons"] += persons
             for member in h.members.all():
                 if member.is_archived:
                     continue
@@ -158,6 +168,7 @@ def direct_count(year: int, communes) -> dict[str, dict]:
                                     nested[stage]["ethnic_groups"].items()}
         figures["deprivation"] = {k: dict(v) for k, v in nested[stage]["deprivation"].items()}
         figures["target_groups"] = {k: dict(v) for k, v in nested[stage]["target_groups"].items()}
+        figures["causes"] = {k: {c: dict(cell) for c, cell in v.items()} for k, v in nested[stage]["causes"].items()}
         result[stage] = figures
     result["movements"] = {
         key: {"start": dict(m["start"]),
@@ -194,7 +205,7 @@ def _check_unit(unit: AdminUnit, year: int) -> None:
         rollup = Rollup.objects.get(unit=unit, year=year, stage=stage)
         for name in FIGURES:
             assert getattr(rollup, name) == expected[stage][name], (unit.code, year, stage, name)
-        for name in ("ethnic_groups", "deprivation", "target_groups"):
+        for name in ("ethnic_groups", "deprivation", "target_groups", "causes"):
             assert _nonzero(getattr(rollup, name)) == _nonzero(expected[stage][name]), (unit.code, year, stage, name)
     official = Rollup.objects.get(unit=unit, year=year, stage=compute.OFFICIAL)
     assert _nonzero(official.movements) == _nonzero(expected["movements"]), (unit.code, year)
@@ -216,6 +227,8 @@ def test_rollups_equal_a_direct_count_for_every_unit_year_and_figure(demo):
             _check_unit(unit, year)
         poor_seen |= Rollup.objects.filter(year=year, poor_households__gt=0).exists()
     assert poor_seen
+    # The demo's surveys give causes of poverty, counted for form 7.10.
+    assert any(r.causes.get("poor") and r.causes.get("answered") for r in Rollup.objects.only("causes"))
     # The demo's decided years carry movements; the current year's preliminary figures differ from the official.
     assert Rollup.objects.exclude(movements__poor__decrease={}).exists()
 
@@ -224,7 +237,7 @@ def test_rollups_equal_a_direct_count_for_every_unit_year_and_figure(demo):
 def test_recomputing_twice_or_one_commune_changes_nothing(demo):
     def snapshot():
         return {(r.unit_id, r.year, r.stage): ({n: getattr(r, n) for n in FIGURES}, r.ethnic_groups,
-                                                r.deprivation, r.movements, r.target_groups)
+                                                r.deprivation, r.movements, r.target_groups, r.causes)
                 for r in Rollup.objects.all()}
 
     before, rows = snapshot(), Rollup.objects.count()
