@@ -35,6 +35,7 @@ from openpyxl import Workbook, load_workbook
 from openpyxl.cell.cell import MergedCell
 from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.pagebreak import Break
 
 from core.scoping import units_for
@@ -260,6 +261,7 @@ def build_workbook(user, units: list[AdminUnit], year: int, stage: str, *, today
     contents.title = _sheet_title(_("Contents"), taken)
     sheets: dict[str, _FormSheet] = {}
     starts: dict[tuple[int, str], int] = {}
+    headings: dict[str, tables.Report] = {}  # each form's first report, for its heading on the contents sheet
     for done, unit in enumerate(units, start=1):
         for key, form in tables.FORMS.items():
             where.update(form=form.number or str(form.title), unit=excel.unit_title(unit))
@@ -267,19 +269,20 @@ def build_workbook(user, units: list[AdminUnit], year: int, stage: str, *, today
             single = load_workbook(BytesIO(excel.workbook_bytes(report, today=today))).active
             if key not in sheets:
                 sheets[key] = _FormSheet(workbook.create_sheet(_sheet_title(single.title, taken)))
+                headings[key] = report
             starts[(unit.pk, key)] = sheets[key].append(single)
         where.clear()
         if on_unit is not None:
             on_unit(done)
     for sheet in sheets.values():
         sheet.finish()
-    _write_contents(contents, units, year, stage, today, sheets, starts)
+    _write_contents(contents, units, year, stage, today, sheets, starts, headings)
     out = BytesIO()
     workbook.save(out)
     return out.getvalue()
 
 
-def _write_contents(ws, units, year, stage, today, sheets: dict[str, _FormSheet], starts) -> None:
+def _write_contents(ws, units, year, stage, today, sheets: dict[str, _FormSheet], starts, headings) -> None:
     """The first sheet: what the pack is, and a row per unit linking to each of its tables."""
     bold, link_font = Font(bold=True), Font(color="0563C1", underline="single")
     top = units[0]
@@ -290,7 +293,14 @@ def _write_contents(ws, units, year, stage, today, sheets: dict[str, _FormSheet]
     ws.cell(row=5, column=1, value=excel.place_and_date(top, today)).font = Font(italic=True)
     ws.cell(row=7, column=1, value=_("Each table of each unit is a block on the form's sheet; "
                                      "the links below open it."))
-    header = 9
+    row = 9
+    ws.cell(row=row, column=1, value=_("Sheet")).font = bold
+    ws.cell(row=row, column=2, value=_("Table")).font = bold
+    for key, sheet in sheets.items():
+        row += 1
+        ws.cell(row=row, column=1, value=sheet.ws.title)
+        ws.cell(row=row, column=2, value=excel._text(excel.form_heading(headings[key])))
+    header = row + 2
     ws.cell(row=header, column=1, value=_("Unit")).font = bold
     ws.cell(row=header, column=2, value=_("Level")).font = bold
     for column, (_key, sheet) in enumerate(sheets.items(), start=3):
@@ -300,7 +310,8 @@ def _write_contents(ws, units, year, stage, today, sheets: dict[str, _FormSheet]
         ws.cell(row=index, column=2, value=unit.get_level_display())
         for column, (key, sheet) in enumerate(sheets.items(), start=3):
             cell = ws.cell(row=index, column=column, value=sheet.ws.title)
-            cell.hyperlink = f"#{quote_sheetname(sheet.ws.title)}!A{starts[(unit.pk, key)]}"
+            cell.hyperlink = Hyperlink(ref=cell.coordinate,
+                                       location=f"{quote_sheetname(sheet.ws.title)}!A{starts[(unit.pk, key)]}")
             cell.font = link_font
     ws.column_dimensions["A"].width = 40
     ws.column_dimensions["B"].width = 14
