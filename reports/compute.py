@@ -34,7 +34,7 @@ from django.utils import timezone
 
 from geo.models import AdminUnit
 from households.models import Household
-from reviews.classification import InvalidSurvey, Rules, classify
+from reviews.classification import RURAL, URBAN, InvalidSurvey, Rules, classify
 from reviews.models import Category, HouseholdStatus, PovertyStandard, ReviewRound, Survey
 from reviews.services import NEWLY_ESCAPED_YEARS
 
@@ -93,22 +93,25 @@ def _since(on: date) -> date:
 
 
 def _latest(alias: str, where: str) -> str:
-    """The latest status per household among those matching `where`, as a derived table."""
+    """The latest status per household among the scope's statuses (`st`) matching `where`, as a derived table."""
     return f"""(
         SELECT household_id, category, survey_id FROM (
             SELECT s.household_id, s.category, s.survey_id,
                    ROW_NUMBER() OVER (PARTITION BY s.household_id
                                       ORDER BY s.year DESC, s.decided_on DESC, s.id DESC) AS rn
-            FROM reviews_householdstatus s
-            JOIN households_household hh ON hh.id = s.household_id
-            JOIN reviews_reviewround r ON r.id = s.round_id
-            WHERE {where} {{scope_hh}}
+            FROM st s WHERE {where}
         ) ranked WHERE rn = 1
     ) {alias}"""
 
 
 def _build_table(year: int, commune_id: int | None) -> None:
-    """Classify every household of the scope into TEMP_TABLE (one row per household)."""
+    """Classify every household of the scope into TEMP_TABLE (one row per household).
+
+    The scope's statuses up to the year (`st`) are read once for one commune
+    (MATERIALIZED: one index walk over its households, then five small scans)
+    and left for the planner to inline for all communes, where each derived
+    table is best a scan of its own.
+    """
     ops = connection.ops
     on = newly_escaped_on(year)
     params = {
@@ -126,12 +129,25 @@ def _build_table(year: int, commune_id: int | None) -> None:
         "commune": commune_id,
     }
     scope_h = "AND h.commune_id = %(commune)s" if commune_id else ""
-    scope_hh = "AND hh.commune_id = %(commune)s" if commune_id else ""
-    not_this_round = "NOT (s.year = %(year)s AND r.kind = %(periodic)s)"
+    in_scope = ("JOIN households_household hh ON hh.id = s.household_id AND hh.commune_id = %(commune)s"
+                if commune_id else "")
+    materialized = "MATERIALIZED" if commune_id else "NOT MATERIALIZED"
+    not_this_round = "NOT (s.year = %(year)s AND s.kind = %(periodic)s)"
     exit_ = "s.previous_category IN (%(poor)s, %(near)s) AND s.category NOT IN (%(poor)s, %(near)s)"
     true = "TRUE" if connection.vendor == "postgresql" else "1"
+    # A commune's surveys of the year are read through its rounds (the round_id index), not per household.
+    rounds = ("SELECT id FROM reviews_reviewround WHERE year = %(year)s AND kind = %(periodic)s"
+              + (" AND commune_id = %(commune)s" if commune_id else ""))
     sql = f"""
         CREATE TEMPORARY TABLE {TEMP_TABLE} AS
+        WITH st AS {materialized} (
+            SELECT s.household_id, s.year, s.decided_on, s.id, s.category, s.previous_category, s.survey_id,
+                   r.kind
+            FROM reviews_householdstatus s
+            JOIN reviews_reviewround r ON r.id = s.round_id
+            {in_scope}
+            WHERE s.year <= %(year)s
+        )
         SELECT h.id AS household_id, h.commune_id AS commune_id, h.member_count AS persons,
                CASE WHEN h.area = %(urban)s THEN 1 ELSE 0 END AS urban,
                CASE WHEN h.is_ethnic_minority THEN 1 ELSE 0 END AS minority,
@@ -151,28 +167,23 @@ def _build_table(year: int, commune_id: int | None) -> None:
         FROM households_household h
         LEFT JOIN {_latest("off", "s.year <= %(year)s")} ON off.household_id = h.id
         LEFT JOIN {_latest("prev", "s.year <= %(prev)s")} ON prev.household_id = h.id
-        LEFT JOIN {_latest("base", f"s.year <= %(year)s AND {not_this_round}")} ON base.household_id = h.id
+        LEFT JOIN {_latest("base", not_this_round)} ON base.household_id = h.id
         LEFT JOIN (
             SELECT sv.id, sv.household_id, sv.category FROM reviews_survey sv
-            JOIN reviews_reviewround r ON r.id = sv.round_id
-            WHERE r.year = %(year)s AND r.kind = %(periodic)s AND sv.status IN (%(surveyed)s, %(screened)s)
-                  {"AND r.commune_id = %(commune)s" if commune_id else ""}
+            WHERE sv.round_id IN ({rounds}) AND sv.status IN (%(surveyed)s, %(screened)s)
         ) sv ON sv.household_id = h.id
         LEFT JOIN (
-            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM reviews_householdstatus s
-            JOIN households_household hh ON hh.id = s.household_id
-            WHERE s.year <= %(year)s AND s.decided_on <= %(on)s AND {exit_} {scope_hh}
+            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM st s
+            WHERE s.decided_on <= %(on)s AND {exit_}
             GROUP BY s.household_id
         ) ex ON ex.household_id = h.id
         LEFT JOIN (
-            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM reviews_householdstatus s
-            JOIN households_household hh ON hh.id = s.household_id
-            JOIN reviews_reviewround r ON r.id = s.round_id
-            WHERE s.year <= %(year)s AND s.decided_on <= %(on)s AND {exit_} AND {not_this_round} {scope_hh}
+            SELECT s.household_id, MAX(s.decided_on) AS exit_on FROM st s
+            WHERE s.decided_on <= %(on)s AND {exit_} AND {not_this_round}
             GROUP BY s.household_id
         ) bex ON bex.household_id = h.id
         WHERE {true} {scope_h}
-    """.replace("{scope_hh}", scope_hh)
+    """
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLE}")
         cursor.execute(sql, params)
@@ -545,21 +556,41 @@ def next_standards() -> dict[int | None, PovertyStandard]:
     return standards
 
 
+def _band(value, line: int, upper: int | None = None):
+    """A representative of `value`'s side of the lines (at or under `line`, up to `upper`, above both)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return value  # left as it is, for classify to refuse
+    if value <= line:
+        return line
+    if upper is not None and value <= upper:
+        return upper
+    return max(line, upper or 0) + 1
+
+
 def _classify_next(rules: Rules, facts: tuple, memo: dict) -> str:
-    """The household's category under `rules` from its survey facts; identical facts classified once."""
-    key = (rules.code, *facts)
+    """The household's category under `rules` from its survey facts.
+
+    `classify` reads the income and score A only through their side of the lines and
+    the deprivations only through how many there are, so each combination of those
+    is classified once, on a representative household, and a million surveys cost a
+    few dozen calls.
+    """
+    area, status, income, score_a, is_farm, deprived = facts
+    if status != Survey.Status.SURVEYED:
+        return Category.NONE  # stopped at Phiếu A
+    count = sum(1 for code in rules.indicators if code in deprived)
+    if area in (RURAL, URBAN):
+        income = _band(income, rules.income_line(area), rules.middle_line(area))
+        score_a = _band(score_a, rules.score_line(area))
+    key = (rules.code, area, income, score_a, is_farm, count)
     if key not in memo:
-        area, status, income, score_a, is_farm, deprived = facts
-        if status != Survey.Status.SURVEYED:
-            memo[key] = Category.NONE  # stopped at Phiếu A
-        else:
-            # Indicators of the next standard that the survey did not ask count as not deprived.
-            answers = {code: code in deprived for code in rules.indicators}
-            try:
-                memo[key] = classify(rules, area=area, deprivations=answers, income=income, score_a=score_a,
-                                     is_farm=is_farm).category
-            except InvalidSurvey:
-                memo[key] = None
+        # Indicators of the next standard that the survey did not ask count as not deprived.
+        answers = {code: index < count for index, code in enumerate(rules.indicators)}
+        try:
+            memo[key] = classify(rules, area=area, deprivations=answers, income=income, score_a=score_a,
+                                 is_farm=is_farm).category
+        except InvalidSurvey:
+            memo[key] = None
     return memo[key]
 
 

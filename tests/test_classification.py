@@ -142,3 +142,23 @@ def test_score_mode_never_poor_above_the_score_line(area, score, flags):
     result = classify(S2022, area=area, score_a=score, deprivations=flags)
     assert (result.category in (POOR, NEAR_POOR)) == (score <= S2022.score_line(area))
     assert result.category != MIDDLE
+
+
+@given(rules=st.sampled_from([S2022, S2027]), area=st.sampled_from(["rural", "urban"]),
+       income=st.one_of(st.none(), st.integers(min_value=-1, max_value=6_000_000)),
+       score_a=st.one_of(st.none(), st.integers(min_value=-1, max_value=400)),
+       is_farm=st.booleans(), deprived_on=st.sets(st.sampled_from([*S2027.indicators, "X9"])))
+def test_the_rollups_banded_classification_agrees_with_classify(rules, area, income, score_a, is_farm, deprived_on):
+    """reports.compute classifies one representative per band of facts; it must agree with classify itself."""
+    from reports.compute import _classify_next
+
+    answers = {code: code in deprived_on for code in rules.indicators}
+    try:
+        expected = classify(rules, area=area, deprivations=answers, income=income, score_a=score_a,
+                            is_farm=is_farm).category
+    except InvalidSurvey:
+        expected = None
+    memo: dict = {}
+    facts = (area, "surveyed", income, score_a, is_farm, frozenset(deprived_on))
+    assert _classify_next(rules, facts, memo) == expected
+    assert _classify_next(rules, facts, memo) == expected  # and again from the memo
