@@ -163,13 +163,16 @@ def _build_table(year: int, commune_id: int | None) -> None:
                COALESCE(base.category, 'none') AS base_cat,
                CASE WHEN sv.id IS NOT NULL THEN sv.category ELSE COALESCE(base.category, 'none') END AS pre_cat,
                CASE WHEN sv.id IS NOT NULL THEN sv.id ELSE base.survey_id END AS pre_survey,
-               ex.exit_on AS exit_on, bex.exit_on AS base_exit_on
+               ex.exit_on AS exit_on, bex.exit_on AS base_exit_on,
+               CASE WHEN sv.id IS NOT NULL THEN 1 ELSE 0 END AS surveyed,
+               COALESCE(sv.demographic_change, '') AS pre_demographic,
+               CASE WHEN wp.household_id IS NOT NULL THEN 1 ELSE 0 END AS was_poor
         FROM households_household h
         LEFT JOIN {_latest("off", "s.year <= %(year)s")} ON off.household_id = h.id
         LEFT JOIN {_latest("prev", "s.year <= %(prev)s")} ON prev.household_id = h.id
         LEFT JOIN {_latest("base", not_this_round)} ON base.household_id = h.id
         LEFT JOIN (
-            SELECT sv.id, sv.household_id, sv.category FROM reviews_survey sv
+            SELECT sv.id, sv.household_id, sv.category, sv.demographic_change FROM reviews_survey sv
             WHERE sv.round_id IN ({rounds}) AND sv.status IN (%(surveyed)s, %(screened)s)
         ) sv ON sv.household_id = h.id
         LEFT JOIN (
@@ -182,6 +185,9 @@ def _build_table(year: int, commune_id: int | None) -> None:
             WHERE s.decided_on <= %(on)s AND {exit_} AND {not_this_round}
             GROUP BY s.household_id
         ) bex ON bex.household_id = h.id
+        LEFT JOIN (
+            SELECT DISTINCT s.household_id FROM st s WHERE s.category = %(poor)s AND {not_this_round}
+        ) wp ON wp.household_id = h.id
         WHERE {true} {scope_h}
     """
     with connection.cursor() as cursor:
@@ -364,25 +370,53 @@ def _causes() -> dict[int, dict[str, dict]]:
     return out
 
 
-def _official_movements(year: int) -> dict[int, list[tuple]]:
+def _cell(values) -> dict:
+    return dict(zip(CELL_KEYS, (int(v or 0) for v in values), strict=True))
+
+
+def _official_movements(year: int, *, decided_outside_the_review: bool = False) -> dict[int, list[tuple]]:
     """{commune: [(movement, previous, category, cell)]}: the year's changes of list (form 7.2/7.3).
 
     A household with two decided statuses in the year (a regular batch, then the
-    periodic review) counts once for each change it made.
+    periodic review) counts once for each change it made. `decided_outside_the_review`
+    keeps the changes decided by regular rounds only (the preliminary figures add
+    the periodic review's survey results to them).
     """
     out: dict = defaultdict(list)
+    regular = "AND r.kind <> %s" if decided_outside_the_review else ""
     with connection.cursor() as cursor:
         cursor.execute(f"""
             SELECT t.commune_id, s.movement, s.previous_category, s.category, COUNT(*), SUM(t.persons),
                    SUM(t.urban), SUM(CASE WHEN t.urban = 1 THEN t.persons ELSE 0 END)
             FROM reviews_householdstatus s
             JOIN {TEMP_TABLE} t ON t.household_id = s.household_id
-            WHERE s.year = %s AND s.previous_category <> s.category
+            JOIN reviews_reviewround r ON r.id = s.round_id
+            WHERE s.year = %s AND s.previous_category <> s.category {regular}
             GROUP BY t.commune_id, s.movement, s.previous_category, s.category
-        """, [year])
+        """, [year, *([ReviewRound.Kind.PERIODIC] if decided_outside_the_review else [])])
         for commune_id, movement, previous, category, *cell in cursor.fetchall():
-            out[commune_id].append((movement, previous, category,
-                                    dict(zip(CELL_KEYS, (int(v or 0) for v in cell), strict=True))))
+            out[commune_id].append((movement, previous, category, _cell(cell)))
+    return out
+
+
+def _preliminary_movements(year: int) -> dict[int, list[tuple]]:
+    """The year's changes as the preliminary results stand: those decided by regular rounds, then
+    each surveyed household's change from its list before the review to its survey result, named
+    as the decision would name it (`reviews.services.movement`)."""
+    from reviews.services import movement
+
+    out = _official_movements(year, decided_outside_the_review=True)
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            SELECT commune_id, base_cat, pre_cat, was_poor, pre_demographic, COUNT(*), SUM(persons),
+                   SUM(urban), SUM(CASE WHEN urban = 1 THEN persons ELSE 0 END)
+            FROM {TEMP_TABLE}
+            WHERE in_year = 1 AND surveyed = 1 AND base_cat <> pre_cat
+            GROUP BY commune_id, base_cat, pre_cat, was_poor, pre_demographic
+        """)
+        for commune_id, previous, category, was_poor, demographic, *cell in cursor.fetchall():
+            name = movement(previous, category, was_poor_before=bool(was_poor), demographic=demographic)
+            out[commune_id].append((name, previous, category, _cell(cell)))
     return out
 
 
@@ -411,7 +445,7 @@ def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dic
         groups = _ethnic_groups()
         deprivation = _deprivation()
         causes = _causes()
-        changes = _official_movements(year)
+        changes = {OFFICIAL: _official_movements(year), PRELIMINARY: _preliminary_movements(year)}
     finally:
         _drop_table()
     out: dict[int, dict[str, dict]] = {}
@@ -420,8 +454,7 @@ def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dic
             figures["ethnic_groups"] = groups.get(cid, {}).get(stage, {}) if cid in groups else {}
             figures["deprivation"] = deprivation[cid][stage] if cid in deprivation else {"poor": {}, "near_poor": {}}
             figures["causes"] = causes[cid][stage] if cid in causes else {"poor": {}, "near_poor": {}}
-            if stage == OFFICIAL:
-                _apply_movements(figures["movements"], changes.get(cid, ()))
+            _apply_movements(figures["movements"], changes[stage].get(cid, ()))
             out.setdefault(cid, {})[stage] = figures
     return out
 

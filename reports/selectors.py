@@ -134,13 +134,14 @@ def movement_label(code: str) -> str:
     return str(dict(HouseholdStatus.Movement.choices).get(code, code))
 
 
-def movements(user, unit: AdminUnit, year: int) -> dict | None:
+def movements(user, unit: AdminUnit, year: int, stage: str = OFFICIAL) -> dict | None:
     """Form 7.2 (poor) and 7.3 (near-poor) of a year: start, decreases and increases by cause, end.
 
     {"poor": {"start": cell, "decrease": [(cause, label, cell)], "increase": […], "end": cell},
-     "near_poor": {…}}; a cell has households, persons, urban_households, urban_persons.
+     "near_poor": {…}}; a cell has households, persons, urban_households, urban_persons. The
+    preliminary stage counts the year's surveys as if they were decided.
     """
-    rollup = rollup_for(user, unit, year, OFFICIAL)
+    rollup = rollup_for(user, unit, year, stage)
     if rollup is None:
         return None
     out = {}

@@ -142,13 +142,14 @@ def _causes(key: str, rollups: list[Rollup]) -> dict[str, list[str]]:
     return causes
 
 
-def _movements_report(user, unit: AdminUnit, year: int, key: str, form: Form) -> Report:
-    report = Report(form.key, form.number, str(form.title), unit, year, OFFICIAL)
-    rollup = selectors.rollup_for(user, unit, year, OFFICIAL)
+def _movements_report(user, unit: AdminUnit, year: int, stage: str, key: str, form: Form) -> Report:
+    report = Report(form.key, form.number, str(form.title), unit, year, stage)
+    rollup = selectors.rollup_for(user, unit, year, stage)
     if rollup is None:
         return report
+    # The start of the year and its rate are last year's official list, whatever the stage.
     previous = selectors.rollup_for(user, unit, year - 1, OFFICIAL)
-    children = sorted(selectors.child_rollups(user, unit, year, OFFICIAL), key=lambda c: c.unit.code)
+    children = sorted(selectors.child_rollups(user, unit, year, stage), key=lambda c: c.unit.code)
     causes = _causes(key, [rollup, *(c.rollup for c in children)])
     header = [
         [HeaderCell(_("Unit"), rowspan=3), HeaderCell(_("Start of the year"), colspan=3),
@@ -177,16 +178,22 @@ def _movements_report(user, unit: AdminUnit, year: int, key: str, form: Form) ->
     report.sections.append(Section(
         _("Households and persons; the start of the year is last year's official list"), header, rows,
         frozenset({2, width - 1})))
-    report.notes.append(_("Figures of the decided lists (official). Persons are the households' current members."))
+    if stage == OFFICIAL:
+        report.notes.append(_("Figures of the decided lists (official). Persons are the households' current "
+                              "members."))
+    else:
+        report.notes.append(_("Preliminary figures: the changes decided by regular reviews, and each household "
+                              "surveyed in this year's review counted as its survey found it, before the "
+                              "decision. Persons are the households' current members."))
     return report
 
 
 def poor_movements(user, unit, year, stage, form):
-    return _movements_report(user, unit, year, "poor", form)
+    return _movements_report(user, unit, year, stage, "poor", form)
 
 
 def near_poor_movements(user, unit, year, stage, form):
-    return _movements_report(user, unit, year, "near_poor", form)
+    return _movements_report(user, unit, year, stage, "near_poor", form)
 
 
 # --- form 7.9: by ethnic group -------------------------------------------------------------------
@@ -371,9 +378,8 @@ def support(user, unit, year, stage, form) -> Report:
 
 
 FORMS = {form.key: form for form in (
-    Form("7.2", "7.2", gettext_lazy("Changes in the list of poor households"), poor_movements, official_only=True),
-    Form("7.3", "7.3", gettext_lazy("Changes in the list of near-poor households"), near_poor_movements,
-         official_only=True),
+    Form("7.2", "7.2", gettext_lazy("Changes in the list of poor households"), poor_movements),
+    Form("7.3", "7.3", gettext_lazy("Changes in the list of near-poor households"), near_poor_movements),
     Form("7.9", "7.9", gettext_lazy("Poor and near-poor households by ethnic group"), by_ethnicity),
     Form("7.10", "7.10", gettext_lazy("Poor and near-poor households by cause of poverty"), by_cause),
     Form("deprivation", "", gettext_lazy("Share of poor and near-poor households deprived on each indicator"),

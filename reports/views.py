@@ -121,7 +121,7 @@ def dashboard(request: HttpRequest, unit: int, year: int) -> HttpResponse:
         "unit": unit, "year": year, "stage": stage, "years": years, "rollup": rollup, "previous": previous,
         "children": children, "children_are_communes": bool(children) and children[0].unit.level == "commune",
         "rate_chart": rate_chart, "deprivation_chart": deprivation_chart, "profile": profile,
-        "movements": selectors.movements(user, unit, year),
+        "movements": selectors.movements(user, unit, year, stage),
         "targets": selectors.targets_with_achievement(user, unit, year),
         "effect": selectors.next_standard_effect(user, unit),
         "links": _household_links(unit),

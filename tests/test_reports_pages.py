@@ -303,6 +303,23 @@ def test_form_7_3_7_9_deprivation_and_target_groups_match_the_rollup(demo, clien
 
 
 @pytest.mark.django_db
+def test_form_7_2_of_the_preliminary_results_counts_this_years_surveys(demo, client):
+    from django.utils import timezone
+
+    year = timezone.localdate().year  # the demo's open reviews
+    client = signed_in(client, "huyen_muongkhuong")
+    rollup = Rollup.objects.get(unit=district(), year=year, stage="preliminary")
+    sheet = workbook(client.get(report_url(district(), year, "7.2") + "?format=xlsx&stage=preliminary")).active
+    total = row_of(sheet, "Total")
+    poor = rollup.movements["poor"]
+    assert total[-3:-1] == [rollup.poor_households, rollup.poor_persons]
+    assert total[4] == sum(cell["households"] for cell in poor["decrease"].values())
+    assert poor["decrease"] or poor["increase"]
+    texts = [c for row in sheet.iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any(t.startswith("Preliminary figures") for t in texts)
+
+
+@pytest.mark.django_db
 def test_form_7_10_counts_each_cause_of_the_rollup_per_commune(demo, client):
     from reviews.models import PovertyCause
 

@@ -26,6 +26,7 @@ from reports.models import FIGURES, DirtyCommune, Rollup, StandardEffect, Target
 from reviews.classification import Rules, classify
 from reviews.models import ReviewRound, Survey
 from reviews.services import is_newly_escaped
+from reviews.services import movement as review_movement
 
 ON_LISTS = ("poor", "near_poor")
 
@@ -79,6 +80,16 @@ def direct_count(year: int, communes) -> dict[str, dict]:
                       "target_groups": defaultdict(lambda: defaultdict(int))} for stage in out}
     movements = {key: {"start": defaultdict(int), "decrease": defaultdict(lambda: defaultdict(int)),
                        "increase": defaultdict(lambda: defaultdict(int))} for key in ON_LISTS}
+    preliminary_moves = {key: {"decrease": defaultdict(lambda: defaultdict(int)),
+                               "increase": defaultdict(lambda: defaultdict(int))} for key in ON_LISTS}
+
+    def move(into, name, previous, category, cell):
+        for key in ON_LISTS:
+            side = ("decrease" if previous == key and category != key
+                    else "increase" if category == key and previous != key else None)
+            if side:
+                for k, value in cell.items():
+                    into[key][side][name][k] += value
     for h in households:
         statuses = list(h.statuses.all())
         official = _latest(statuses, lambda s: s.year <= year)
@@ -99,15 +110,19 @@ def direct_count(year: int, communes) -> dict[str, dict]:
             for s in statuses:
                 if s.year != year or s.previous_category == s.category:
                     continue
-                for key in ON_LISTS:
-                    side = ("decrease" if s.previous_category == key and s.category != key
-                            else "increase" if s.category == key and s.previous_category != key else None)
-                    if side:
-                        for k, value in cell.items():
-                            movements[key][side][s.movement][k] += value
+                move(movements, s.movement, s.previous_category, s.category, cell)
+                if s.round.kind != ReviewRound.Kind.PERIODIC:
+                    move(preliminary_moves, s.movement, s.previous_category, s.category, cell)
         if not in_year:
             continue
         survey = round_surveys.get(h.pk)
+        base_category = base.category if base else "none"
+        if survey is not None and survey.category != base_category:
+            was_poor = any(s.category == "poor" for s in statuses if s.year <= year and not (
+                s.year == year and s.round.kind == ReviewRound.Kind.PERIODIC))
+            move(preliminary_moves, review_movement(base_category, survey.category, was_poor_before=was_poor,
+                                                    demographic=survey.demographic_change),
+                 base_category, survey.category, cell)
         categories = {
             compute.OFFICIAL: (official.category, official.survey_id) if official else ("none", None),
             compute.PRELIMINARY: (survey.category, survey.pk) if survey else (
@@ -179,6 +194,15 @@ def direct_count(year: int, communes) -> dict[str, dict]:
                       "urban_households": result[compute.OFFICIAL][f"urban_{key}_households"],
                       "urban_persons": result[compute.OFFICIAL][f"urban_{key}_persons"]}}
         for key, m in movements.items()}
+    result["preliminary_movements"] = {
+        key: {"start": result["movements"][key]["start"],
+              "decrease": {c: dict(v) for c, v in m["decrease"].items()},
+              "increase": {c: dict(v) for c, v in m["increase"].items()},
+              "end": {"households": result[compute.PRELIMINARY][f"{key}_households"],
+                      "persons": result[compute.PRELIMINARY][f"{key}_persons"],
+                      "urban_households": result[compute.PRELIMINARY][f"urban_{key}_households"],
+                      "urban_persons": result[compute.PRELIMINARY][f"urban_{key}_persons"]}}
+        for key, m in preliminary_moves.items()}
     return result
 
 
@@ -209,6 +233,8 @@ def _check_unit(unit: AdminUnit, year: int) -> None:
             assert _nonzero(getattr(rollup, name)) == _nonzero(expected[stage][name]), (unit.code, year, stage, name)
     official = Rollup.objects.get(unit=unit, year=year, stage=compute.OFFICIAL)
     assert _nonzero(official.movements) == _nonzero(expected["movements"]), (unit.code, year)
+    preliminary = Rollup.objects.get(unit=unit, year=year, stage=compute.PRELIMINARY)
+    assert _nonzero(preliminary.movements) == _nonzero(expected["preliminary_movements"]), (unit.code, year)
 
 
 # --- rollups equal the rows ------------------------------------------------------------------------
@@ -227,6 +253,9 @@ def test_rollups_equal_a_direct_count_for_every_unit_year_and_figure(demo):
             _check_unit(unit, year)
         poor_seen |= Rollup.objects.filter(year=year, poor_households__gt=0).exists()
     assert poor_seen
+    # The current year's surveys move households between the lists before any decision.
+    assert any(r.movements.get("poor", {}).get("decrease") or r.movements.get("poor", {}).get("increase")
+               for r in Rollup.objects.filter(stage=compute.PRELIMINARY, year=demo[-1]))
     # The demo's surveys give causes of poverty, counted for form 7.10.
     assert any(r.causes.get("poor") and r.causes.get("answered") for r in Rollup.objects.only("causes"))
     # The demo's decided years carry movements; the current year's preliminary figures differ from the official.
