@@ -13,9 +13,9 @@ from datetime import date, timedelta
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 
-from core.scoping import units_for
+from core.scoping import communes_for, units_for
 from geo.models import AdminUnit
-from households.models import Household
+from households.models import CommuneSummary, Household
 from reviews.models import Category, HouseholdStatus, Indicator, PovertyStandard, Survey
 
 from . import eligibility
@@ -80,6 +80,17 @@ class EligibleHousehold:
     household: Household
     codes: frozenset[str]  # every eligibility code of the household
     matched: list[str]  # the codes by which the program targets it
+
+
+# Lists worked out household by household (eligibility, the path out) are shown one commune at a
+# time in an area with more active households than this.
+LARGE_AREA = 20_000
+
+
+def area_households(user) -> int:
+    """The active households of the user's area, from the commune summaries (a few rows, not a count)."""
+    return CommuneSummary.objects.filter(commune__in=communes_for(user)).aggregate(
+        total=Sum("households"))["total"] or 0
 
 
 def eligible_households(user, program: Program, *, on: date | None = None,

@@ -153,9 +153,19 @@ def _program(request: HttpRequest, pk: int) -> Program:
     return _or_404(selectors.programs_for(request.user, include_archived=True), pk)
 
 
-def _eligible(request: HttpRequest, program: Program):
+def _too_large(request: HttpRequest, commune) -> int:
+    """The households of a large area when no commune is chosen (the page then asks for one), else 0."""
+    if commune is not None:
+        return 0
+    households = selectors.area_households(request.user)
+    return households if households > selectors.LARGE_AREA else 0
+
+
+def _eligible(request: HttpRequest, program: Program, *, whole_area: bool = False):
     form, commune = _commune_filter(request)
-    rows = selectors.eligible_households(request.user, program, commune=commune)
+    large = 0 if whole_area else _too_large(request, commune)
+    rows = [] if large else selectors.eligible_households(request.user, program, commune=commune)
+    form.large_area = large
     groups = dict(Eligibility.choices)
     for row in rows:
         row.labels = [groups.get(code, code) for code in row.matched]
@@ -170,7 +180,7 @@ def program_detail(request: HttpRequest, pk: int) -> HttpResponse:
     page, query = _page(request, rows)
     groups, sources = dict(Eligibility.choices), dict(FundingSource.choices)
     return render(request, "programs/program_detail.html", {
-        "program": program, "form": form, "page": page, "query": query, "count": len(rows),
+        "program": program, "form": form, "page": page, "query": query, "count": len(rows), "large": form.large_area,
         "group_labels": [groups.get(g, g) for g in program.target_groups],
         "source_labels": [sources.get(s, s) for s in program.funding_sources],
         "children": [p for p in selectors.programs_for(request.user) if p.parent_id == program.pk],
@@ -185,7 +195,7 @@ ELIGIBLE_HEADERS = ("Mã xã", "Tên xã", "Mã hộ", "Thôn", "Họ tên chủ
 def program_export(request: HttpRequest, pk: int) -> HttpResponse:
     """The eligible households not yet reached, as XLSX (default) or CSV; text cells escaped against formulas."""
     program = _program(request, pk)
-    _form, commune, rows = _eligible(request, program)
+    _form, commune, rows = _eligible(request, program, whole_area=True)
     values = [[r.household.commune.code, r.household.commune.name, r.household.code,
                r.household.village.name if r.household.village_id else "", r.household.head_name,
                r.household.get_classification_display(), "; ".join(str(label) for label in r.labels)] for r in rows]
@@ -520,13 +530,16 @@ def registration_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 def path_out_list(request: HttpRequest) -> HttpResponse:
     form, commune = _commune_filter(request)
     closest = request.GET.get("order") == "closest"
-    if closest:
+    large = _too_large(request, commune)
+    if large:
+        paths = []
+    elif closest:
         paths = selectors.closest_to_leaving(request.user, commune=commune)
     else:
         paths = selectors.path_out_list(request.user, commune=commune)
     page, query = _page(request, paths)
     return render(request, "programs/path_out_list.html", {
-        "form": form, "page": page, "query": query, "closest": closest, "count": len(paths),
+        "form": form, "page": page, "query": query, "closest": closest, "count": len(paths), "large": large,
         "keep": [("order", "closest")] if closest else [],
     })
 

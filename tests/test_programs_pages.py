@@ -321,6 +321,28 @@ def test_program_page_lists_eligible_households_not_yet_reached(decided, client,
     assert decided.household.head_name not in client.get(url).content.decode()
 
 
+def test_a_large_area_lists_one_commune_at_a_time_but_exports_all(decided, client, programs, monkeypatch):
+    from households import summaries
+    from programs import selectors
+
+    for commune in (decided.tathang, decided.lapantan):
+        summaries.refresh_commune(commune.pk)
+    monkeypatch.setattr(selectors, "LARGE_AREA", 0)  # any household makes the area "large"
+    client.force_login(decided.province_admin)
+    url = reverse("programs:program", args=[programs["DA5"].pk])
+    page = client.get(url)
+    assert page.context["large"] > 0 and list(page.context["page"]) == []
+    assert 'data-testid="choose-commune"' in page.content.decode()
+    narrowed = client.get(url, {"commune": decided.household.commune_id})
+    assert not narrowed.context["large"]
+    assert decided.household.head_name in narrowed.content.decode()
+    exported = client.get(reverse("programs:program_export", args=[programs["DA5"].pk]) + "?format=csv")
+    assert decided.household.code in exported.content.decode("utf-8-sig")
+    path = client.get(reverse("programs:path_out"))
+    assert path.context["large"] > 0 and path.context["count"] == 0
+    assert client.get(reverse("programs:path_out"), {"commune": decided.household.commune_id}).context["count"] > 0
+
+
 def test_eligible_export_opens_and_escapes_formulas(decided, client, programs):
     household = decided.household
     household.head_name = "=HYPERLINK(\"x\")"
