@@ -611,7 +611,8 @@ def _classify_next(rules: Rules, facts: tuple, memo: dict) -> str:
     area, status, income, score_a, is_farm, deprived = facts
     if status != Survey.Status.SURVEYED:
         return Category.NONE  # stopped at Phiếu A
-    count = sum(1 for code in rules.indicators if code in deprived)
+    # The codes deprived on, or their number among the rules' indicators when the database counted them.
+    count = deprived if isinstance(deprived, int) else sum(1 for code in rules.indicators if code in deprived)
     if area in (RURAL, URBAN):
         income = _band(income, rules.income_line(area), rules.middle_line(area))
         score_a = _band(score_a, rules.score_line(area))
@@ -638,6 +639,20 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
     rules = {province: Rules.from_standard(standard) for province, standard in standards.items()}
     ids = ", ".join(str(int(c)) for c in commune_ids or ())
     scope = f"AND h.commune_id IN ({ids})" if commune_ids else ""
+    # With one set of indicators (the national standard's, or provinces' with the same), the database
+    # counts each survey's deprivations among them; otherwise the codes come back to be matched here.
+    indicator_sets = {standard_rules.indicators for standard_rules in rules.values()}
+    params: list = []
+    deprived = "s.deprived"
+    if len(indicator_sets) == 1:
+        indicators = list(next(iter(indicator_sets)))
+        marks = ", ".join(["%s"] * len(indicators))
+        if connection.vendor == "postgresql":
+            each, value = "jsonb_array_elements_text(s.deprived) AS d(code)", "d.code"
+        else:
+            each, value = "json_each(s.deprived) AS d", "d.value"
+        deprived = f"(SELECT COUNT(*) FROM {each} WHERE {value} IN ({marks}))"
+        params += indicators
     sql = f"""
         SELECT h.commune_id, c.province_id, h.member_count, h.area,
                sv.status, sv.income, sv.score_a, sv.is_farm, sv.deprived
@@ -645,7 +660,7 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
         JOIN geo_adminunit c ON c.id = h.commune_id
         LEFT JOIN (
             SELECT household_id, status, income, score_a, is_farm, deprived FROM (
-                SELECT s.household_id, s.status, s.income, s.score_a, s.is_farm, s.deprived,
+                SELECT s.household_id, s.status, s.income, s.score_a, s.is_farm, {deprived} AS deprived,
                        ROW_NUMBER() OVER (PARTITION BY s.household_id ORDER BY r.year DESC, r.month DESC, s.id DESC)
                            AS rn
                 FROM reviews_survey s
@@ -660,7 +675,7 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
     codes: dict[int, str] = {}
     memo: dict = {}
     with connection.cursor() as cursor:
-        cursor.execute(sql, [Survey.Status.SURVEYED, Survey.Status.SCREENED_OUT])
+        cursor.execute(sql, [*params, Survey.Status.SURVEYED, Survey.Status.SCREENED_OUT])
         while batch := cursor.fetchmany(BATCH):
             for commune_id, province_id, persons, area, status, income, score_a, is_farm, deprived in batch:
                 standard_rules = rules.get(province_id) or rules.get(None)
@@ -673,9 +688,11 @@ def recompute_standard_effect(commune_ids: list[int] | None) -> None:
                 if status is None:
                     continue
                 if isinstance(deprived, str):  # Django reads jsonb as text and decodes in the field
-                    deprived = json.loads(deprived)
-                category = _classify_next(standard_rules, (area, status, income, score_a, bool(is_farm),
-                                                            frozenset(deprived or ())), memo)
+                    deprived = frozenset(json.loads(deprived) or ())
+                elif deprived is None:
+                    deprived = frozenset()
+                category = _classify_next(standard_rules, (area, status, income, score_a, bool(is_farm), deprived),
+                                          memo)
                 if category is None:
                     continue
                 row["surveyed_households"] += 1
