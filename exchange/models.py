@@ -101,7 +101,8 @@ class StagedRow(models.Model):
     whatever the file's size and order of rows.
     """
 
-    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+")
+    # No index of its own: the walk index below begins with the batch.
+    batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=12)
     row = models.PositiveIntegerField()
     # "<commune code>|<household code>": rows of one household sort together.
