@@ -254,7 +254,11 @@ def test_a_unit_that_left_the_requesters_area_is_not_prepared(pack_world):
     pack = ReportPack.objects.create(created_by=world.officer, unit=world.lapantan, year=world.year)
     prepare_report_pack.delay(pack.pk)
     pack.refresh_from_db()
-    assert pack.status == "failed" and "no longer in your area" in pack.error and not pack.file
+    from django.utils import translation
+
+    with translation.override(pack.language or "vi"):
+        expected = translation.gettext("This unit is no longer in your area; the report pack was not prepared.")
+    assert pack.status == "failed" and pack.error == expected and not pack.file
 
 
 # --- failures and bad input ----------------------------------------------------------------------------------
