@@ -86,6 +86,7 @@ SURVEYS = Sheet("surveys", "Phiếu B", (
     Column("diem_a", "Điểm thu nhập", one_of="income"),
     *(Column(key, header, required=True) for key, header in INDICATOR_KEYS),
     Column("nong_nghiep", "Hộ làm nông, lâm, ngư, diêm nghiệp"),
+    Column("nguyen_nhan", "Nguyên nhân nghèo"),
 ))
 
 SHEETS: dict[str, Sheet] = {sheet.kind: sheet for sheet in (HOUSEHOLDS, MEMBERS, SURVEYS)}

@@ -211,7 +211,7 @@ def survey_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
     """One row per surveyed household of a periodic review (the rounds a "Năm rà
     soát" names), by commune, household and year."""
     from reviews.models import ReviewRound, Survey
-    from reviews.phieu_b import INDICATOR_OF_COLUMN
+    from reviews.phieu_b import INDICATOR_OF_COLUMN, format_causes
 
     surveys = Survey.objects.for_user(user).filter(status=Survey.Status.SURVEYED,
                                                    round__kind=ReviewRound.Kind.PERIODIC)
@@ -221,9 +221,9 @@ def survey_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
         "household__commune__code", "household__commune_id", "household__code", "round__year",
     ).values_list(
         "household__commune__code", "household__code", "round__year", "income", "score_a", "deprivations",
-        "is_farm", "category", "deprivation_count", "explanation",
+        "is_farm", "causes", "category", "deprivation_count", "explanation",
     )
-    for (commune, code, year, income, score_a, deprivations, farm, category, count,
+    for (commune, code, year, income, score_a, deprivations, farm, causes, category, count,
          explanation) in rows.iterator(chunk_size=CHUNK_SIZE):
         deprivations = deprivations or {}
         row: dict[str, CellValue] = {
@@ -239,6 +239,7 @@ def survey_rows(user, include_archived: bool) -> Iterator[dict[str, CellValue]]:
             row[key] = format_yes_no(deprivations[indicator]) if indicator in deprivations else None
         row.update({
             "nong_nghiep": format_yes_no(farm),
+            "nguyen_nhan": format_causes(causes),
             "phan_loai": format_classification(category),
             "so_chi_so_thieu": count,
             "giai_thich": explanation,

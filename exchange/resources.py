@@ -344,6 +344,8 @@ class SurveyResource(ExchangeResource):
     thieu_vien_thong = _indicator_column("thieu_vien_thong")
     thieu_thong_tin = _indicator_column("thieu_thong_tin")
     nong_nghiep = column(SURVEY_EXPORT, "nong_nghiep", "is_farm", YesNoWidget())
+    nguyen_nhan = column(SURVEY_EXPORT, "nguyen_nhan", "causes",
+                         ExchangeWidget(phieu_b.parse_causes, phieu_b.format_causes))
     phan_loai = column(SURVEY_EXPORT, "phan_loai", "category",
                        choice_widget(codec.parse_classification, codec.format_classification))
     so_chi_so_thieu = column(SURVEY_EXPORT, "so_chi_so_thieu", "deprivation_count",
@@ -390,6 +392,7 @@ class SurveyRow:
     problems: list[phieu_b.Problem] = field(default_factory=list)
     survey: Survey | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    causes: list[str] | None = None  # None: the row leaves the survey's causes as they are
     action: str = "update"  # or "unchanged", "rejected"
 
 
@@ -444,12 +447,16 @@ def plan_survey_row(row: Row, user) -> SurveyRow:
                           "is_farm": household.is_farm if facts.is_farm is None else facts.is_farm}
             if not plan.problems:
                 try:
-                    review_services.preview(round_, household, **plan.facts)
+                    category = review_services.preview(round_, household, **plan.facts).category
                 except InvalidSurvey as exc:
                     plan.problems.append(Problem(phieu_b.COLUMN_OF_FIELD.get(exc.field, ""), exc.message))
+                else:
+                    # The causes the survey would keep: those of a household on the lists only.
+                    given = plan.survey.causes if facts.causes is None else facts.causes
+                    plan.causes = review_services.clean_causes(given, category)
     if plan.problems:
         plan.action = REJECTED
-    elif _same_facts(plan.survey, plan.facts):
+    elif _same_facts(plan.survey, plan.facts) and plan.survey.causes == plan.causes:
         plan.action = UNCHANGED
     return plan
 
@@ -464,7 +471,7 @@ def _write_survey(row: SurveyRow, user) -> None:
     try:
         row.survey = review_services.record_survey(
             actor=user, survey=row.survey, expected_version=row.survey.version,
-            demographic_change=row.survey.demographic_change, **row.facts)
+            demographic_change=row.survey.demographic_change, causes=row.causes, **row.facts)
     except (ValidationError, PermissionDenied) as exc:
         fields = getattr(exc, "error_dict", None) or {"": getattr(exc, "messages", [str(exc)])}
         for name, errors in fields.items():

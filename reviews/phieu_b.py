@@ -12,10 +12,12 @@ indicator code, and an indicator with no column is reported by `deprivations_for
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from exchange import values as parse
@@ -38,7 +40,21 @@ INDICATOR_OF_COLUMN: dict[str, str] = {
 }
 COLUMN_OF_INDICATOR = {code: key for key, code in INDICATOR_OF_COLUMN.items()}
 # classify()'s field names → the sheet's column keys.
-COLUMN_OF_FIELD = {"income": "thu_nhap", "score_a": "diem_a", "year": "nam", **COLUMN_OF_INDICATOR}
+COLUMN_OF_FIELD = {"income": "thu_nhap", "score_a": "diem_a", "year": "nam", "causes": "nguyen_nhan",
+                   **COLUMN_OF_INDICATOR}
+# "Nguyên nhân nghèo": the causes in one cell, separated by ";" or a line break (names hold commas); the words
+# "không"/"none" mean no cause. Besides each cause's Vietnamese name and its code, these are accepted.
+CAUSE_ALIASES = {
+    "thieu dat": "no_land", "khong co dat": "no_land", "thieu dat san xuat": "no_land",
+    "thieu von": "no_capital", "khong co von": "no_capital",
+    "thieu lao dong": "no_labour", "khong co lao dong": "no_labour",
+    "thieu cong cu": "no_tools", "thieu phuong tien san xuat": "no_tools",
+    "khong biet cach lam an": "no_know_how", "thieu kien thuc": "no_know_how",
+    "khong co tay nghe": "no_skills", "thieu tay nghe": "no_skills", "khong co ky nang": "no_skills",
+    "om dau": "illness", "benh nang": "illness", "tai nan": "illness", "om dau benh nang": "illness",
+    "khac": "other", "nguyen nhan khac": "other",
+}
+NO_CAUSE = {"khong", "none", "-"}
 
 
 def header(key: str) -> str:
@@ -69,6 +85,7 @@ class Facts:
     score_a: int | None = None
     flags: dict[str, bool] = field(default_factory=dict)  # indicator code → deprived (columns present)
     is_farm: bool | None = None
+    causes: list[str] | None = None  # None: the row says nothing, and a survey keeps the causes it has
     problems: list[Problem] = field(default_factory=list)
 
     @property
@@ -124,7 +141,51 @@ def read_row(values: dict[str, Any]) -> Facts:
             if flag is not None:
                 facts.flags[code] = flag
     facts.is_farm = cell("nong_nghiep", parse.parse_yes_no, required=False)
+    facts.causes = cell("nguyen_nhan", parse_causes, required=False)
     return facts
+
+
+def _cause_names() -> dict[str, str]:
+    from core.text import fold
+    from reviews.models import PovertyCause
+
+    names = dict(CAUSE_ALIASES)
+    with translation.override("vi"):
+        for cause in PovertyCause:
+            names[fold(str(cause.label))] = cause.value
+            names[cause.value.replace("_", " ")] = cause.value
+    return names
+
+
+def parse_causes(value: Any) -> list[str]:
+    """The causes of poverty written in one cell, as PovertyCause codes in the list's order."""
+    from core.text import fold
+    from reviews.models import PovertyCause
+
+    parts = [part.strip() for part in re.split(r"[;\n]+", text(value)) if part.strip()]
+    if len(parts) == 1 and fold(parts[0]) in NO_CAUSE:
+        return []
+    names, found, unknown = _cause_names(), set(), []
+    for part in parts:
+        code = names.get(" ".join(fold(part).replace("_", " ").split()))
+        if code is None:
+            unknown.append(part)
+        else:
+            found.add(code)
+    if unknown:
+        known = "; ".join(str(cause.label) for cause in PovertyCause)
+        raise ValidationError(_("“%(value)s” is not a cause of poverty; write one or more of: %(known)s "
+                                "(separated by “;”), or “Không”.") % {"value": "; ".join(unknown), "known": known})
+    return [code for code in PovertyCause.values if code in found]
+
+
+def format_causes(codes: list[str] | None) -> str:
+    """The causes as the sheet writes them: their Vietnamese names separated by "; "."""
+    from reviews.models import PovertyCause
+
+    labels = dict(PovertyCause.choices)
+    with translation.override("vi"):
+        return "; ".join(str(labels[code]) for code in codes or () if code in labels)
 
 
 def _parse_score(value: Any) -> int:

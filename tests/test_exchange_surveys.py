@@ -81,7 +81,7 @@ def test_export_headers_values_and_scope(world):
                   for code in ("employment", "dependants", "nutrition", "health_insurance", "adult_education",
                                "child_schooling", "housing_quality", "housing_area", "drinking_water", "latrine",
                                "telecom", "information_assets")]
-    assert rows[1:] == [["02794", "0001", str(YEAR), "1000000", "", *indicators, "Không",
+    assert rows[1:] == [["02794", "0001", str(YEAR), "1000000", "", *indicators, "Không", "",
                          format_classification(survey.category),
                          str(survey.deprivation_count), survey.explanation]]
     # Y Tý's survey is outside the officer's area; the officer of Y Tý sees only it.
@@ -146,6 +146,41 @@ def test_import_classifies_and_records_through_the_service(world):
     # The same file again: unchanged.
     again = resource.import_data(dataset(phieu_b_row()), dry_run=False, user=world.officer)
     assert [row.import_type for row in again.rows] == ["skip"]
+
+
+def test_the_causes_column_is_read_kept_exported_and_read_back(world):
+    survey = pending_survey(world)
+    resource = SurveyResource(user=world.officer)
+    row = phieu_b_row(**{"Nguyên nhân nghèo": "thiếu vốn; Ốm đau, bệnh nặng hoặc tai nạn;no_land"})
+    result = resource.import_data(dataset(row), dry_run=False, user=world.officer)
+    assert not result.has_validation_errors()
+    survey.refresh_from_db()
+    assert survey.category == "poor" and survey.causes == ["no_land", "no_capital", "illness"]
+    # A file without the column, or with the cell empty, leaves them: the row is unchanged.
+    for again in (phieu_b_row(), phieu_b_row(**{"Nguyên nhân nghèo": ""})):
+        assert [r.import_type for r in resource.import_data(dataset(again), dry_run=False,
+                                                            user=world.officer).rows] == ["skip"]
+    survey.refresh_from_db()
+    assert survey.causes == ["no_land", "no_capital", "illness"]
+    # Exported by name, and that file reads back unchanged.
+    exported = csv_rows(world.officer)
+    cell = exported[1][exported[0].index("Nguyên nhân nghèo")]
+    assert cell == "Không có đất sản xuất; Thiếu vốn sản xuất; Ốm đau, bệnh nặng hoặc tai nạn"
+    data = tablib.Dataset().load(csv_text(world.officer), format="csv")
+    assert [r.import_type for r in resource.import_data(data, dry_run=False, user=world.officer).rows] == ["skip"]
+    # "Không" clears them.
+    resource.import_data(dataset(phieu_b_row(**{"Nguyên nhân nghèo": "Không"})), dry_run=False, user=world.officer)
+    survey.refresh_from_db()
+    assert survey.causes == []
+
+
+def test_an_unknown_cause_is_rejected_naming_the_column(world):
+    survey = pending_survey(world)
+    row = phieu_b_row(**{"Nguyên nhân nghèo": "thiếu vốn; xui xẻo"})
+    result = SurveyResource(user=world.officer).import_data(dataset(row), dry_run=False, user=world.officer)
+    errors = errors_by_header(result)
+    assert "xui xẻo" in " ".join(errors[2]["Nguyên nhân nghèo"])
+    assert Survey.objects.get(pk=survey.pk).status == Survey.Status.PENDING
 
 
 @pytest.mark.parametrize("row, header", [
