@@ -104,7 +104,7 @@ def _latest(alias: str, where: str) -> str:
     ) {alias}"""
 
 
-def _build_table(year: int, commune_id: int | None) -> None:
+def _build_table(year: int, communes: Iterable[int] | None) -> None:
     """Classify every household of the scope into TEMP_TABLE (one row per household).
 
     The scope's statuses up to the year (`st`) are read once for one commune
@@ -126,18 +126,22 @@ def _build_table(year: int, commune_id: int | None) -> None:
         "surveyed": Survey.Status.SURVEYED,
         "screened": Survey.Status.SCREENED_OUT,
         "urban": Household.Area.URBAN,
-        "commune": commune_id,
     }
-    scope_h = "AND h.commune_id = %(commune)s" if commune_id else ""
-    in_scope = ("JOIN households_household hh ON hh.id = s.household_id AND hh.commune_id = %(commune)s"
-                if commune_id else "")
-    materialized = "MATERIALIZED" if commune_id else "NOT MATERIALIZED"
+    # The scope: some communes (their ids are integers from our own tables), or every commune.
+    ids = ", ".join(str(int(c)) for c in sorted(set(communes))) if communes is not None else ""
+    if communes is not None and not ids:
+        ids = "NULL"
+    scoped = communes is not None
+    scope_h = f"AND h.commune_id IN ({ids})" if scoped else ""
+    in_scope = (f"JOIN households_household hh ON hh.id = s.household_id AND hh.commune_id IN ({ids})"
+                if scoped else "")
+    materialized = "MATERIALIZED" if scoped else "NOT MATERIALIZED"
     not_this_round = "NOT (s.year = %(year)s AND s.kind = %(periodic)s)"
     exit_ = "s.previous_category IN (%(poor)s, %(near)s) AND s.category NOT IN (%(poor)s, %(near)s)"
     true = "TRUE" if connection.vendor == "postgresql" else "1"
     # A commune's surveys of the year are read through its rounds (the round_id index), not per household.
     rounds = ("SELECT id FROM reviews_reviewround WHERE year = %(year)s AND kind = %(periodic)s"
-              + (" AND commune_id = %(commune)s" if commune_id else ""))
+              + (f" AND commune_id IN ({ids})" if scoped else ""))
     sql = f"""
         CREATE TEMPORARY TABLE {TEMP_TABLE} AS
         WITH st AS {materialized} (
@@ -434,12 +438,12 @@ def _apply_movements(movements: dict, changes: Iterable[tuple]) -> None:
                 _add_cell(movements[key]["increase"].setdefault(movement, {}), cell)
 
 
-def compute(year: int, commune_id: int | None = None) -> dict[int, dict[str, dict]]:
+def compute(year: int, communes: Iterable[int] | None = None) -> dict[int, dict[str, dict]]:
     """{commune id: {stage: {figure: value}}} for one commune or all, from the source rows.
 
     Must run inside a transaction (the temporary table lives on its connection).
     """
-    _build_table(year, commune_id)
+    _build_table(year, communes)
     try:
         stages = {OFFICIAL: _main_figures(OFFICIAL, year), PRELIMINARY: _main_figures(PRELIMINARY, year)}
         groups = _ethnic_groups()
@@ -482,20 +486,31 @@ def _write(rows: list[Rollup]) -> None:
                                update_fields=[*FIGURES, *BREAKDOWNS, "computed_at"])
 
 
-def recompute_commune(commune_id: int, year: int, *, parents: bool = True) -> dict[str, dict]:
-    """Recompute one commune's rollups of a year from its rows, then the units above it."""
+def recompute_communes(commune_ids: Iterable[int], year: int, *, parents: bool = True) -> dict[int, dict]:
+    """Recompute some communes' rollups of a year from their rows in one set-based pass, then the units
+    above them; each commune's lock is held (taken in id order) while its rows are written."""
+    communes = sorted(set(commune_ids))
+    if not communes:
+        return {}
     with transaction.atomic():
         _lock_all(shared=True)
-        _lock_unit(commune_id)
-        started = timezone.now()
-        figures = compute(year, commune_id).get(commune_id, {})
-        _write(_rollup_rows(commune_id, year, figures, timezone.now()))
-        recompute_standard_effect([commune_id])
+        for commune_id in communes:
+            _lock_unit(commune_id)
+        started = now = timezone.now()
+        figures = compute(year, communes)
+        _write(list(itertools.chain.from_iterable(
+            _rollup_rows(commune_id, year, figures.get(commune_id, {}), now) for commune_id in communes)))
+        recompute_standard_effect(communes)
         # Only marks made before this run started are settled by it.
-        DirtyCommune.objects.filter(commune_id=commune_id, year=year, marked_at__lte=started).delete()
+        DirtyCommune.objects.filter(commune_id__in=communes, year=year, marked_at__lte=started).delete()
     if parents:
-        recompute_parents([commune_id], year)
+        recompute_parents(communes, year)
     return figures
+
+
+def recompute_commune(commune_id: int, year: int, *, parents: bool = True) -> dict[str, dict]:
+    """Recompute one commune's rollups of a year from its rows, then the units above it."""
+    return recompute_communes([commune_id], year, parents=parents).get(commune_id, {})
 
 
 def parents_of(commune_ids: Iterable[int]) -> list[int]:

@@ -15,6 +15,8 @@ from django.utils import timezone
 from . import compute
 from .models import DirtyCommune, Rollup
 
+COMMUNES_A_PASS = 100
+
 
 def years_to_mark(commune_id: int) -> set[int]:
     """A change may alter every year kept for the commune (persons are today's members), and this year."""
@@ -44,9 +46,12 @@ def refresh_dirty_rollups(limit: int = 500) -> int:
     dirty = list(DirtyCommune.objects.order_by("marked_at").values_list("commune_id", "year")[:limit])
     by_year: dict[int, set[int]] = {}
     for commune_id, year in dirty:
-        compute.recompute_commune(commune_id, year, parents=False)
         by_year.setdefault(year, set()).add(commune_id)
-    for year, communes in by_year.items():
+    for year, communes in sorted(by_year.items()):
+        # Many communes at once (after an import) are counted in set-based passes, not one by one.
+        ordered = sorted(communes)
+        for start in range(0, len(ordered), COMMUNES_A_PASS):
+            compute.recompute_communes(ordered[start:start + COMMUNES_A_PASS], year, parents=False)
         compute.recompute_parents(communes, year)
     if len(dirty) == limit:
         refresh_dirty_rollups.delay(limit)

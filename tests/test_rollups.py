@@ -276,7 +276,35 @@ def test_recomputing_twice_or_one_commune_changes_nothing(demo):
     compute.recompute_commune(commune.pk, year)
     compute.recompute_commune(commune.pk, year)
     assert snapshot() == before
+    # Several communes in one set-based pass (as after an import) give the same figures too.
+    communes = list(AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, rollups__year=year)
+                    .values_list("pk", flat=True).distinct())
+    assert len(communes) > 1
+    compute.recompute_communes(communes, year)
+    assert snapshot() == before
     assert Rollup.objects.count() == rows
+
+
+@pytest.mark.django_db
+def test_the_dirty_communes_are_recounted_together_and_their_marks_settled(demo, monkeypatch):
+    from reports.tasks import refresh_dirty_rollups
+
+    passes = []
+    original = compute.compute
+    monkeypatch.setattr(compute, "compute", lambda year, communes=None: passes.append(communes) or original(
+        year, communes))
+
+    year = demo[-1]
+    communes = list(AdminUnit.objects.filter(level=AdminUnit.Level.COMMUNE, rollups__year=year).distinct())
+    Rollup.objects.filter(unit__in=communes, year=year).update(households=0)
+    now = timezone.now()
+    DirtyCommune.objects.bulk_create([DirtyCommune(commune=c, year=year, marked_at=now) for c in communes])
+    assert refresh_dirty_rollups.run() == len(communes)
+    assert passes == [sorted(c.pk for c in communes)]  # one set-based pass, not one per commune
+    assert not DirtyCommune.objects.exists()
+    for commune in communes:
+        _check_unit(commune, year)
+    _check_unit(communes[0].province, year)
 
 
 # --- kept current by the services -----------------------------------------------------------------

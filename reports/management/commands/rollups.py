@@ -39,9 +39,7 @@ class Command(BaseCommand):
             if communes is None:
                 count = compute.recompute_all(one_year)
             else:
-                for commune_id in communes:
-                    compute.recompute_commune(commune_id, one_year, parents=False)
-                compute.recompute_parents(communes, one_year)
+                compute.recompute_communes(communes, one_year)
                 count = len(communes)
             self.stdout.write(f"{one_year}: {count} communes and the units above them in "
                               f"{time.monotonic() - started:.1f} s")
