@@ -185,24 +185,18 @@ def direct_count(year: int, communes) -> dict[str, dict]:
         figures["target_groups"] = {k: dict(v) for k, v in nested[stage]["target_groups"].items()}
         figures["causes"] = {k: {c: dict(cell) for c, cell in v.items()} for k, v in nested[stage]["causes"].items()}
         result[stage] = figures
-    result["movements"] = {
-        key: {"start": dict(m["start"]),
-              "decrease": {c: dict(v) for c, v in m["decrease"].items()},
-              "increase": {c: dict(v) for c, v in m["increase"].items()},
-              "end": {"households": result[compute.OFFICIAL][f"{key}_households"],
-                      "persons": result[compute.OFFICIAL][f"{key}_persons"],
-                      "urban_households": result[compute.OFFICIAL][f"urban_{key}_households"],
-                      "urban_persons": result[compute.OFFICIAL][f"urban_{key}_persons"]}}
-        for key, m in movements.items()}
-    result["preliminary_movements"] = {
-        key: {"start": result["movements"][key]["start"],
-              "decrease": {c: dict(v) for c, v in m["decrease"].items()},
-              "increase": {c: dict(v) for c, v in m["increase"].items()},
-              "end": {"households": result[compute.PRELIMINARY][f"{key}_households"],
-                      "persons": result[compute.PRELIMINARY][f"{key}_persons"],
-                      "urban_households": result[compute.PRELIMINARY][f"urban_{key}_households"],
-                      "urban_persons": result[compute.PRELIMINARY][f"urban_{key}_persons"]}}
-        for key, m in preliminary_moves.items()}
+    def moved(stage, key, start, m):
+        figures = result[stage]
+        return {"start": dict(start),
+                "decrease": {c: dict(v) for c, v in m["decrease"].items()},
+                "increase": {c: dict(v) for c, v in m["increase"].items()},
+                "end": {"households": figures[f"{key}_households"], "persons": figures[f"{key}_persons"],
+                        "urban_households": figures[f"urban_{key}_households"],
+                        "urban_persons": figures[f"urban_{key}_persons"]}}
+
+    result["movements"] = {key: moved(compute.OFFICIAL, key, m["start"], m) for key, m in movements.items()}
+    result["preliminary_movements"] = {key: moved(compute.PRELIMINARY, key, movements[key]["start"], m)
+                                       for key, m in preliminary_moves.items()}
     return result
 
 
