@@ -315,62 +315,67 @@ def _ethnic_groups() -> dict[int, dict[str, dict]]:
     return out
 
 
-def _survey_lists(column: str) -> dict[int, dict[str, dict]]:
-    """{commune: {stage: {"poor": {code: (households, persons)}, "near_poor": {…}}}} for a list-valued
-    survey column (the indicators deprived on, the causes of poverty), from the surveys behind the lists."""
-    if connection.vendor == "postgresql":
-        unnest, code = f"CROSS JOIN LATERAL jsonb_array_elements_text(s.{column}) AS d(code)", "d.code"
-    else:
-        unnest, code = f"JOIN json_each(s.{column}) AS d", "d.value"
-    out: dict = defaultdict(lambda: {OFFICIAL: {"poor": {}, "near_poor": {}},
-                                     PRELIMINARY: {"poor": {}, "near_poor": {}}})
+def _survey_lists() -> dict[int, dict[str, dict]]:
+    """The list-valued answers of the surveys behind the lists, counted in one statement:
+    {commune: {stage: {"deprived": {category: {indicator: (households, persons)}},
+                       "causes": {category: {cause: (households, persons)}},
+                       "answered": {category: (households, persons)}}}} — "answered" counts the
+    households giving any cause of poverty."""
+    postgres = connection.vendor == "postgresql"
+
+    def each(column: str) -> tuple[str, str]:
+        if postgres:
+            return f"CROSS JOIN LATERAL jsonb_array_elements_text(s.{column}) AS d(code)", "d.code"
+        return f"JOIN json_each(s.{column}) AS d", "d.value"
+
+    length = "jsonb_array_length" if postgres else "json_array_length"
+    parts = []
+    for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
+        base = (f"FROM {TEMP_TABLE} t JOIN reviews_survey s ON s.id = t.{survey} {{unnest}} "
+                f"WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor') {{extra}}")
+        for kind in ("deprived", "causes"):
+            unnest, code = each(kind)
+            parts.append(f"SELECT '{stage}', '{kind}', t.commune_id, t.{cat}, {code}, COUNT(*), SUM(t.persons) "
+                         + base.format(unnest=unnest, extra="") + f" GROUP BY t.commune_id, t.{cat}, {code}")
+        parts.append(f"SELECT '{stage}', 'answered', t.commune_id, t.{cat}, '', COUNT(*), SUM(t.persons) "
+                     + base.format(unnest="", extra=f"AND {length}(s.causes) > 0")
+                     + f" GROUP BY t.commune_id, t.{cat}")
+    out: dict = defaultdict(lambda: {stage: {"deprived": {"poor": {}, "near_poor": {}},
+                                             "causes": {"poor": {}, "near_poor": {}}, "answered": {}}
+                                     for stage in (OFFICIAL, PRELIMINARY)})
     with connection.cursor() as cursor:
-        for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
-            cursor.execute(f"""
-                SELECT t.commune_id, t.{cat}, {code}, COUNT(*), SUM(t.persons)
-                FROM {TEMP_TABLE} t
-                JOIN reviews_survey s ON s.id = t.{survey}
-                {unnest}
-                WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor')
-                GROUP BY t.commune_id, t.{cat}, {code}
-            """)
-            for commune_id, category, value, households, persons in cursor.fetchall():
-                out[commune_id][stage][category][value] = (int(households), int(persons or 0))
+        cursor.execute(" UNION ALL ".join(parts))
+        for stage, kind, commune_id, category, code, households, persons in cursor.fetchall():
+            counts = (int(households), int(persons or 0))
+            if kind == "answered":
+                out[commune_id][stage]["answered"][category] = counts
+            else:
+                out[commune_id][stage][kind][category][code] = counts
     return out
 
 
-def _deprivation() -> dict[int, dict[str, dict]]:
+def _deprivation(lists: dict) -> dict[int, dict[str, dict]]:
     """{commune: {stage: {"poor": {indicator: households}, "near_poor": {…}}}}: deprived on each indicator."""
-    out = _survey_lists("deprived")
-    for by_stage in out.values():
-        for lists in by_stage.values():
-            for key, counts in lists.items():
-                lists[key] = {code: households for code, (households, _persons) in counts.items()}
-    return out
+    return {commune_id: {stage: {category: {code: households for code, (households, _p) in counts.items()}
+                                 for category, counts in answers["deprived"].items()}
+                         for stage, answers in by_stage.items()}
+            for commune_id, by_stage in lists.items()}
 
 
-def _causes() -> dict[int, dict[str, dict]]:
+def _causes(lists: dict) -> dict[int, dict[str, dict]]:
     """{commune: {stage: {"poor": {cause: cell}, "near_poor": {…}, "answered": {"poor": cell, …}}}}
     (form 7.10); a cell is {"households", "persons"}; "answered" counts the households giving any cause."""
-    out = _survey_lists("causes")
-    for by_stage in out.values():
-        for lists in by_stage.values():
-            for key, counts in list(lists.items()):
-                lists[key] = {cause: {"households": households, "persons": persons}
-                              for cause, (households, persons) in counts.items()}
-    length = "jsonb_array_length" if connection.vendor == "postgresql" else "json_array_length"
-    with connection.cursor() as cursor:
-        for stage, cat, survey in ((OFFICIAL, "off_cat", "off_survey"), (PRELIMINARY, "pre_cat", "pre_survey")):
-            cursor.execute(f"""
-                SELECT t.commune_id, t.{cat}, COUNT(*), SUM(t.persons)
-                FROM {TEMP_TABLE} t
-                JOIN reviews_survey s ON s.id = t.{survey}
-                WHERE t.in_year = 1 AND t.{cat} IN ('poor', 'near_poor') AND {length}(s.causes) > 0
-                GROUP BY t.commune_id, t.{cat}
-            """)
-            for commune_id, category, households, persons in cursor.fetchall():
-                out[commune_id][stage].setdefault("answered", {})[category] = {
-                    "households": int(households), "persons": int(persons or 0)}
+    def cell(counts: tuple[int, int]) -> dict:
+        return {"households": counts[0], "persons": counts[1]}
+
+    out: dict = {}
+    for commune_id, by_stage in lists.items():
+        for stage, answers in by_stage.items():
+            figures = {category: {cause: cell(counts) for cause, counts in causes.items()}
+                       for category, causes in answers["causes"].items()}
+            if answers["answered"]:
+                figures["answered"] = {category: cell(counts) for category, counts in answers["answered"].items()}
+            out.setdefault(commune_id, {})[stage] = figures
     return out
 
 
@@ -447,8 +452,8 @@ def compute(year: int, communes: Iterable[int] | None = None) -> dict[int, dict[
     try:
         stages = {OFFICIAL: _main_figures(OFFICIAL, year), PRELIMINARY: _main_figures(PRELIMINARY, year)}
         groups = _ethnic_groups()
-        deprivation = _deprivation()
-        causes = _causes()
+        lists = _survey_lists()
+        deprivation, causes = _deprivation(lists), _causes(lists)
         changes = {OFFICIAL: _official_movements(year), PRELIMINARY: _preliminary_movements(year)}
     finally:
         _drop_table()
@@ -493,6 +498,11 @@ def recompute_communes(commune_ids: Iterable[int], year: int, *, parents: bool =
     if not communes:
         return {}
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            # Small scopes: the planner's estimates of the JSON lists' rows would start the JIT
+            # compiler, which costs more (100–200 ms) than the queries themselves.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
         _lock_all(shared=True)
         for commune_id in communes:
             _lock_unit(commune_id)
