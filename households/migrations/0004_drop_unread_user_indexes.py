@@ -11,6 +11,8 @@ trigram indexes there.
 
 from django.db import migrations
 
+from core.migration_ops import drop_single_column_indexes
+
 UNREAD = [
     ("households_household", "created_by_id"),
     ("households_household", "updated_by_id"),
@@ -19,36 +21,7 @@ UNREAD = [
 ]
 
 
-def _single_column_indexes(connection, cursor, table, column):
-    constraints = connection.introspection.get_constraints(cursor, table)
-    return [name for name, info in constraints.items()
-            if info["columns"] == [column] and info["index"] and not info["unique"] and not info["primary_key"]
-            and not info["foreign_key"]]
-
-
-def drop(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for table, column in UNREAD:
-            for name in _single_column_indexes(connection, cursor, table, column):
-                schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
-
-
-def restore(apps, schema_editor):
-    connection = schema_editor.connection
-    if connection.vendor != "postgresql":
-        return
-    with connection.cursor() as cursor:
-        for table, column in UNREAD:
-            if not _single_column_indexes(connection, cursor, table, column):
-                name = f"{table}_{column}_idx"[:63]
-                schema_editor.execute(f"CREATE INDEX {schema_editor.quote_name(name)} "
-                                      f"ON {schema_editor.quote_name(table)} ({schema_editor.quote_name(column)})")
-
-
 class Migration(migrations.Migration):
     dependencies = [("households", "0003_household_member_redundant_indexes")]
 
-    operations = [migrations.RunPython(drop, restore)]
+    operations = [drop_single_column_indexes(UNREAD)]
