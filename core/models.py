@@ -81,20 +81,26 @@ class AuditEvent(models.Model):
         DEMO = "demo", _("Demo data")
         REVIEW = "review", _("Review decision")
 
+    # The trail refers to users, content types and households without database
+    # constraints: it is written only by this code, after the records it describes,
+    # and nothing is ever deleted (PROTECT still stops a deletion through the ORM).
+    # A constraint would cost every event three checks at commit: a third of a
+    # province-sized import's commit.
     at = models.DateTimeField(_("time"), auto_now_add=True)
     actor = models.ForeignKey(
-        User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        User, verbose_name=_("by"), null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+        db_constraint=False,
     )
     source = models.CharField(_("through"), max_length=10, choices=Source.choices)
     action = models.CharField(_("action"), max_length=10, choices=Action.choices)
-    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT, related_name="+", db_constraint=False)
     object_id = models.BigIntegerField()
     object_repr = models.CharField(_("record"), max_length=200)
     # The household a change belongs to, so its page can show one history for
     # the household and its members.
     household = models.ForeignKey(
         "households.Household", null=True, blank=True, on_delete=models.PROTECT,
-        related_name="audit_events",
+        related_name="audit_events", db_constraint=False,
     )
     changes = models.JSONField(_("changes"), default=dict, blank=True)
     reason = models.TextField(_("reason"), blank=True)

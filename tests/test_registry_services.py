@@ -212,3 +212,17 @@ def test_household_values_are_checked_with_the_field_named(world, field, value):
 def test_phone_with_spaces_and_country_code_is_accepted(world):
     h = make_household(world.officer, world.tathang, world.village, "Sùng A Lử", phone="+84 912 345 678")
     assert h.phone == "+84 912 345 678"
+
+
+def test_the_audit_trail_still_protects_what_it_refers_to(world, django_user_model):
+    """The trail has no database constraints; the ORM still refuses to delete what it names."""
+    from django.contrib.contenttypes.models import ContentType
+    from django.db.models import ProtectedError
+
+    clerk = django_user_model.objects.create_user("clerk", password="x")
+    AuditEvent.objects.create(actor=clerk, source="form", action="update", object_repr="x",
+                              content_type=ContentType.objects.get_for_model(Household),
+                              object_id=world.household.pk, household=world.household)
+    with pytest.raises(ProtectedError):
+        clerk.delete()
+    assert django_user_model.objects.filter(pk=clerk.pk).exists()
