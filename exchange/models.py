@@ -44,6 +44,9 @@ class ImportBatch(models.Model):
     unchanged = models.PositiveIntegerField(_("unchanged"), default=0)
     rejected = models.PositiveIntegerField(_("rejected"), default=0)
     error = models.TextField(_("error"), blank=True)
+    # Large files: a digest of what the register told the checks across rows (see
+    # exchange.bulk); the import repeats those checks only when it has changed.
+    register_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 

@@ -2,6 +2,7 @@
 the rows from the parked ones; whatever the database, the result is what the
 registry services would have written."""
 
+import io
 import json
 
 from core.models import AuditEvent
@@ -132,3 +133,56 @@ def test_a_file_parked_before_the_search_key_existed_gets_it_filled(world):
     parked.refresh_from_db()
     member.refresh_from_db()
     assert (parked.search_key, member.search_key) == ("d-1 0912345678", "")
+
+
+def _checked(user, data):
+    from exchange import services
+
+    batch = services.create_batch(user=user, upload=io.BytesIO(data), file_name="ds.xlsx")
+    return services.check_batch(batch.pk)
+
+
+def _imported(user, batch):
+    from exchange import services
+
+    services.confirm_batch(user=user, batch=batch, valid_rows_only=False)
+    return services.import_batch(batch.pk)
+
+
+def test_the_import_checks_across_rows_again_when_the_register_changed_since_the_check(world, monkeypatch):
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    pid = "010080002222"
+    batch = _checked(world.officer, workbook_bytes([household_row(code="F-01", head="Lò Văn Một")],
+                                                   [member_row("Lò Văn Một", code="F-01", pid=pid)]))
+    assert batch.status == ImportBatch.Status.VALIDATED and batch.rejected == 0
+    # Meanwhile another file gives the same personal ID to a member of another household.
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 10**12)
+    other = run(world.officer, workbook_bytes([household_row(code="F-02", head="Lò Văn Hai")],
+                                              [member_row("Lò Văn Hai", code="F-02", pid=pid)]))
+    assert other.status == ImportBatch.Status.DONE
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+
+    batch = _imported(world.officer, batch)
+    assert batch.status == ImportBatch.Status.REJECTED
+    taken = batch.issues.get(column="Số định danh")
+    assert taken.value == pid and "F-02" in taken.message
+    # Its only member refused, the household has none left: refused as well.
+    assert batch.issues.filter(column="Mã hộ", value="F-01").exists()
+    assert not Household.objects.filter(code="F-01").exists()
+
+
+def test_the_import_trusts_the_checks_across_rows_when_the_register_is_as_it_was(world, monkeypatch):
+    monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+    calls = []
+    original = bulk._cross_checks
+    monkeypatch.setattr(bulk, "_cross_checks", lambda batch, **kw: calls.append(batch.pk) or original(batch, **kw))
+    batch = _checked(world.officer, _file(["G-01", "G-02"]))
+    assert calls == [batch.pk] and batch.register_fingerprint
+    # Unrelated work on the register (another commune's household) changes nothing for this file.
+    other = run(world.officer2, workbook_bytes(
+        [household_row(code="G-09", commune="02701", village="Thôn Choản Thèn", head="Lò Văn Chín")],
+        [member_row("Lò Văn Chín", code="G-09", commune="02701")]))
+    assert other.status == ImportBatch.Status.DONE
+    batch = _imported(world.officer, batch)
+    assert batch.status == ImportBatch.Status.DONE and batch.created == 10
+    assert [pk for pk in calls if pk == batch.pk] == [batch.pk]
