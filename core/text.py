@@ -15,7 +15,8 @@ def nfc(value: str | None) -> str:
     """NFC-normalise and trim; collapse runs of white space to one space."""
     if not value:
         return ""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", str(value))).strip()
+    # str.split() splits on the same white space as \s+ and drops it at both ends.
+    return " ".join(unicodedata.normalize("NFC", str(value)).split())
 
 
 def fold(value: str | None) -> str:
