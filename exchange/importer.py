@@ -393,7 +393,8 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
         pass  # matched against the stored member later, never stored as such
     elif raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
         try:
-            personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1]).value
+            # Checked here against the row's sex and year of birth; the service takes it as checked.
+            personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1])
         except ValidationError as exc:
             plan.reject(sheet, row.number, "so_dinh_danh", raw_id, " ".join(exc.messages))
             personal_id = None

@@ -25,7 +25,7 @@ from core.text import fold, nfc
 from geo.models import AdminUnit
 
 from .models import Ethnicity, Household, Member, Village
-from .validators import clean_personal_id
+from .validators import PersonalId, clean_personal_id
 
 HOUSEHOLD_FIELDS = (
     "commune", "village", "code", "head_name", "area", "is_farm", "phone",
@@ -116,6 +116,9 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "", today: date
     """Normalise and check one member's values; errors name the field. An import
     checking many rows passes `today` (read once) instead of reading the clock per row."""
     cleaned = dict(values)
+    checked_id = cleaned.pop("personal_id", "")
+    if not isinstance(checked_id, PersonalId):  # a PersonalId was checked by the caller (an import)
+        cleaned["personal_id"], checked_id = checked_id, None
     for name in TEXT_FIELDS & cleaned.keys():
         cleaned[name] = nfc(cleaned[name])
     errors: dict[str, list[str]] = {}
@@ -147,7 +150,7 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "", today: date
     if cleaned.get("sex") not in SEXES:
         errors.setdefault("sex", []).append(_("Choose the sex."))
     try:
-        pid = clean_personal_id(
+        pid = checked_id or clean_personal_id(
             cleaned.get("personal_id", ""), sex=cleaned.get("sex"),
             birth_year=birth_year if "birth_year" not in errors else None,
         )
