@@ -524,12 +524,10 @@ def _villages(batch: ImportBatch, commune_ids: list[int]) -> dict[tuple[int, str
     return known
 
 
-def _write_new(batch: ImportBatch, progress, done: int) -> int:
+def _write_new(batch: ImportBatch, progress, done: int, tally: _Tally) -> int:
     """Load the accepted rows of new households; returns the rows written."""
     user = batch.created_by
-    commune_ids = [row[0] for row in _fetch(
-        f"SELECT DISTINCT commune_id FROM {_table(StagedRow)} WHERE batch_id = %s AND NOT existing "  # noqa: S608
-        f"AND {_ACCEPTED}", [batch.pk])]
+    commune_ids = sorted(tally.new_communes)
     if not commune_ids:
         return 0
     communes = AdminUnit.objects.in_bulk(commune_ids)
@@ -537,7 +535,7 @@ def _write_new(batch: ImportBatch, progress, done: int) -> int:
         services.check_can_edit(user, commune, importing=True)
     villages = _villages(batch, commune_ids)
     if connection.vendor == "postgresql":
-        written = _write_new_in_sql(batch, communes, progress, done)
+        written = _write_new_in_sql(batch, communes, progress, done, tally)
         for commune_id in commune_ids:
             services.queue_summary_refresh(commune_id)
         return written
@@ -628,9 +626,12 @@ def _write_new(batch: ImportBatch, progress, done: int) -> int:
 HOUSEHOLDS_PER_STATEMENT = 100_000
 
 
-def _slices(batch: ImportBatch) -> Iterator[tuple[str, str | None]]:
+def _slices(batch: ImportBatch, new_households: int) -> Iterator[tuple[str, str | None]]:
     """(lower, upper] bounds of sort keys, HOUSEHOLDS_PER_STATEMENT new households each."""
     last = ""
+    if new_households <= HOUSEHOLDS_PER_STATEMENT:
+        yield last, None
+        return
     while True:
         row = _fetch(
             f"SELECT sort_key FROM {_table(StagedRow)} WHERE batch_id = %s AND kind = 'households' "  # noqa: S608
@@ -649,7 +650,8 @@ def _rest(layout: _Layout, given: tuple[str, ...]) -> tuple[str, list[Any]]:
     return "".join(", %s" for _column in extra), list(layout.defaults)
 
 
-def _write_new_in_sql(batch: ImportBatch, communes: dict[int, AdminUnit], progress, done: int) -> int:
+def _write_new_in_sql(batch: ImportBatch, communes: dict[int, AdminUnit], progress, done: int,
+                      tally: _Tally) -> int:
     user = batch.created_by
     staged, q = _table(StagedRow), connection.ops.quote_name
     household_given = tuple(c for c in _HOUSEHOLD_GIVEN if c != "id")
@@ -667,11 +669,11 @@ def _write_new_in_sql(batch: ImportBatch, communes: dict[int, AdminUnit], progre
     actor = user.pk if getattr(user, "pk", None) else None
     ids = sorted(communes)
     accepted = "s.batch_id = %s AND NOT s.existing AND s.issues = '' AND s.problem = ''"
-    expected = _fetch(f"SELECT COUNT(*) FROM {staged} s WHERE {accepted}", [batch.pk])[0][0]  # noqa: S608
+    expected = tally.created
     written = 0
     # The slices' sorts and hashes in memory rather than in temporary files (this transaction only).
     _execute("SET LOCAL work_mem = '64MB'")
-    for lower, upper in _slices(batch):
+    for lower, upper in _slices(batch, tally.new_households):
         within = "s.sort_key > %s" + ("" if upper is None else " AND s.sort_key <= %s")
         bounds = [lower] if upper is None else [lower, upper]
         sql = f"""
@@ -770,26 +772,58 @@ ORDER BY household_id, kind, object_id
 # -- the steps ---------------------------------------------------------------------------------
 
 
+@dataclass
+class _Tally:
+    """The parked rows of a batch counted once, after the checks across rows."""
+
+    rows: int
+    rejected: int
+    created: int  # accepted rows of new households
+    stored: int  # accepted rows of households in the register
+    new_households: int
+    new_communes: list[int]
+
+    @classmethod
+    def of(cls, batch: ImportBatch) -> _Tally:
+        accepted = "issues = '' AND problem = ''"
+        tally = cls(0, 0, 0, 0, 0, [])
+        for commune_id, rows, rejected, created, stored, households in _fetch(
+            f"SELECT commune_id, COUNT(*), "  # noqa: S608
+            f"SUM(CASE WHEN {accepted} THEN 0 ELSE 1 END), "
+            f"SUM(CASE WHEN {accepted} AND NOT existing THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {accepted} AND existing THEN 1 ELSE 0 END), "
+            f"SUM(CASE WHEN {accepted} AND NOT existing AND kind = 'households' THEN 1 ELSE 0 END) "
+            f"FROM {_table(StagedRow)} WHERE batch_id = %s GROUP BY commune_id", [batch.pk]
+        ):
+            tally.rows += rows
+            tally.rejected += rejected
+            tally.created += created
+            tally.stored += stored
+            tally.new_households += households
+            if created:
+                tally.new_communes.append(commune_id)
+        return tally
+
+
 def _assess(batch: ImportBatch, *, write: bool, progress: importer.Progress | None):
     """Check across rows, plan the stored households, and (when writing and
     allowed) write everything. Returns (issues, counts, rows)."""
-    staged = _table(StagedRow)
-    total = StagedRow.objects.filter(batch=batch).count()
     fingerprint = _register_fingerprint(batch)
     if not write or fingerprint != batch.register_fingerprint:
         # The import job finds the statistics the check left (the parked rows are the same).
         _cross_checks(batch, analyze=not write)
     batch.register_fingerprint = fingerprint
-    rejected, created = _fetch(
-        f"SELECT COALESCE(SUM(CASE WHEN issues <> '' OR problem <> '' THEN 1 ELSE 0 END), 0), "  # noqa: S608
-        f"COALESCE(SUM(CASE WHEN issues = '' AND problem = '' AND NOT existing THEN 1 ELSE 0 END), 0) "
-        f"FROM {staged} WHERE batch_id = %s", [batch.pk])[0]
-    may_write = write and (batch.valid_rows_only or not rejected)
-    stored_issues, counts, _rows = _plan_stored(batch, write=may_write, progress=progress)
-    counts["created"] += created
+    tally = _Tally.of(batch)
+    total = tally.rows
+    may_write = write and (batch.valid_rows_only or not tally.rejected)
+    if tally.stored:
+        stored_issues, counts, _rows = _plan_stored(batch, write=may_write, progress=progress)
+    else:
+        stored_issues, counts = [], Counter()
+    counts["created"] += tally.created
     if may_write and (batch.valid_rows_only or not stored_issues):
-        _write_new(batch, progress, 0)
-    counts["rejected"] += rejected
+        _write_new(batch, progress, 0, tally)
+    counts["rejected"] += tally.rejected
     issues = _staged_issues(batch, MAX_LISTED_ISSUES) + stored_issues
     if progress:
         progress(total, total)
