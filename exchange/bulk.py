@@ -650,6 +650,37 @@ def _rest(layout: _Layout, given: tuple[str, ...]) -> tuple[str, list[Any]]:
     return "".join(", %s" for _column in extra), list(layout.defaults)
 
 
+# The "changes" of the audit events the bulk load writes, as the row writer builds
+# them: (key, SQL expression, its JSON type). Built as JSON text and cast once, which
+# the server does in about two thirds of the time of jsonb_build_object.
+HOUSEHOLD_CHANGES = (
+    ("commune", "h.label", str), ("village", "h.village_name", str), ("code", "h.code", str),
+    ("head_name", "hins.head_name", str), ("area", "h.area", str), ("is_farm", "h.is_farm", bool),
+    ("phone", "h.phone", str), ("has_meritorious_member", "h.merit", bool),
+    ("is_social_protection", "h.social", bool), ("classification", "h.classification", str),
+)
+MEMBER_CHANGES = (
+    ("full_name", "mins.full_name", str), ("sex", "mins.sex", str), ("birth_year", "mins.birth_year", int),
+    ("personal_id", "mins.personal_id", str), ("ethnicity", "e.name", str),
+    ("relation", "mins.relation", str), ("has_health_insurance", "mins.has_health_insurance", bool),
+)
+
+
+def _json_value(expression: str, kind: type) -> str:
+    """SQL for the JSON text of a value that is never NULL."""
+    return f"to_json({expression})::text" if kind is str else f"({expression})::text"
+
+
+def _changes(fields, *, optional: tuple[str, str, type]) -> str:
+    """SQL building {"key": [null, value], ...}::jsonb, with `optional` only when not NULL."""
+    parts = " || ', ' || ".join(f"'\"{key}\": [null, ' || {_json_value(expression, kind)} || ']'"
+                                for key, expression, kind in fields)
+    key, expression, kind = optional
+    extra = (f"CASE WHEN {expression} IS NULL THEN '' "
+             f"ELSE ', \"{key}\": [null, ' || {_json_value(expression, kind)} || ']' END")
+    return f"('{{' || {parts} || {extra} || '}}')::jsonb"
+
+
 def _write_new_in_sql(batch: ImportBatch, communes: dict[int, AdminUnit], progress, done: int,
                       tally: _Tally) -> int:
     user = batch.created_by
@@ -722,30 +753,11 @@ SELECT %s, %s, %s, %s, content_type, object_id, object_repr, household_id, chang
 FROM (
     SELECT hins.id AS household_id, 0 AS kind, hins.id AS object_id, %s AS content_type,
            left(hins.code || ' – ' || hins.head_name, 200) AS object_repr,
-           jsonb_build_object(
-               'commune', jsonb_build_array(NULL, h.label), 'village', jsonb_build_array(NULL, h.village_name),
-               'code', jsonb_build_array(NULL, h.code), 'head_name', jsonb_build_array(NULL, hins.head_name),
-               'area', jsonb_build_array(NULL, h.area), 'is_farm', jsonb_build_array(NULL, h.is_farm),
-               'phone', jsonb_build_array(NULL, h.phone),
-               'has_meritorious_member', jsonb_build_array(NULL, h.merit),
-               'is_social_protection', jsonb_build_array(NULL, h.social),
-               'classification', jsonb_build_array(NULL, h.classification))
-           || CASE WHEN h.classification_year IS NULL THEN '{{}}'::jsonb
-                   ELSE jsonb_build_object('classification_year', jsonb_build_array(NULL, h.classification_year))
-              END AS changes
+           {_changes(HOUSEHOLD_CHANGES, optional=("classification_year", "h.classification_year", int))} AS changes
     FROM hins JOIN h ON h.commune_id = hins.commune_id AND h.code = hins.code
     UNION ALL
     SELECT mins.household_id, 1, mins.id, %s, left(mins.full_name, 200),
-           jsonb_build_object(
-               'full_name', jsonb_build_array(NULL, mins.full_name), 'sex', jsonb_build_array(NULL, mins.sex),
-               'birth_year', jsonb_build_array(NULL, mins.birth_year),
-               'personal_id', jsonb_build_array(NULL, mins.personal_id),
-               'ethnicity', jsonb_build_array(NULL, e.name), 'relation', jsonb_build_array(NULL, mins.relation),
-               'has_health_insurance', jsonb_build_array(NULL, mins.has_health_insurance))
-           || CASE WHEN mins.birth_date IS NULL THEN '{{}}'::jsonb
-                   ELSE jsonb_build_object('birth_date',
-                                           jsonb_build_array(NULL, to_char(mins.birth_date, 'YYYY-MM-DD')))
-              END
+           {_changes(MEMBER_CHANGES, optional=("birth_date", "to_char(mins.birth_date, 'YYYY-MM-DD')", str))}
     FROM mins JOIN {_table(Ethnicity)} e ON e.id = mins.ethnicity_id
 ) events
 ORDER BY household_id, kind, object_id
