@@ -16,24 +16,23 @@ def drop_single_column_indexes(columns: list[tuple[str, str]]) -> migrations.Run
     Other databases keep their indexes: the models still declare them as Django does by default.
     """
 
-    def drop(apps, schema_editor):
-        connection = schema_editor.connection
-        if connection.vendor != "postgresql":
-            return
-        with connection.cursor() as cursor:
-            for table, column in columns:
-                for name in _single_column_indexes(connection, cursor, table, column):
-                    schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
+    def for_each_column(action):
+        def run(apps, schema_editor):
+            connection = schema_editor.connection
+            if connection.vendor != "postgresql":
+                return
+            with connection.cursor() as cursor:
+                for table, column in columns:
+                    action(schema_editor, table, column, _single_column_indexes(connection, cursor, table, column))
+        return run
 
-    def restore(apps, schema_editor):
-        connection = schema_editor.connection
-        if connection.vendor != "postgresql":
-            return
-        with connection.cursor() as cursor:
-            for table, column in columns:
-                if not _single_column_indexes(connection, cursor, table, column):
-                    name = f"{table}_{column}_idx"[:63]
-                    schema_editor.execute(f"CREATE INDEX {schema_editor.quote_name(name)} "
-                                          f"ON {schema_editor.quote_name(table)} ({schema_editor.quote_name(column)})")
+    def drop(schema_editor, table, column, indexes):
+        for name in indexes:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {schema_editor.quote_name(name)}")
 
-    return migrations.RunPython(drop, restore)
+    def restore(schema_editor, table, column, indexes):
+        if not indexes:
+            q = schema_editor.quote_name
+            schema_editor.execute(f"CREATE INDEX {q(f'{table}_{column}_idx'[:63])} ON {q(table)} ({q(column)})")
+
+    return migrations.RunPython(for_each_column(drop), for_each_column(restore))

@@ -797,7 +797,7 @@ class _Tally:
 
     @classmethod
     def of(cls, batch: ImportBatch) -> _Tally:
-        accepted = "issues = '' AND problem = ''"
+        accepted = _ACCEPTED
         tally = cls(0, 0, 0, 0, 0, [])
         for commune_id, rows, rejected, created, stored, households in _fetch(
             f"SELECT commune_id, COUNT(*), "  # noqa: S608
