@@ -1,9 +1,11 @@
 """What every admin page of household data shares: the one scoping path, 404
 outside the user's area, no hard delete, and rights taken from the role."""
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.http import Http404
 from django.utils.translation import gettext as _
+
+from .text import capped_search, search_limit_problem
 
 
 def has_role(user) -> bool:
@@ -34,6 +36,18 @@ class ScopedAdmin(admin.ModelAdmin):
             # user's area we answer 404 like every other page.
             raise Http404(_("No such record in your area."))
         return obj
+
+    def get_search_results(self, request, queryset, search_term):
+        # Each word of an admin search is one more condition over every search field:
+        # a pasted page of text would hold a worker for a minute. Cut it, and say so.
+        problem = search_limit_problem(search_term)
+        if problem:
+            self.message_user(request, problem, messages.WARNING)
+        return self.search(request, queryset, capped_search(search_term))
+
+    def search(self, request, queryset, search_term):
+        """The search itself (Django's over `search_fields`, unless a model admin has its own)."""
+        return super().get_search_results(request, queryset, search_term)
 
     def has_module_permission(self, request):
         return has_role(request.user)

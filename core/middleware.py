@@ -1,9 +1,12 @@
 import unicodedata
 
 from django.conf import settings
-from django.http import QueryDict
+from django.http import Http404, QueryDict
 from django.utils import translation
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext as _
+
+from .params import INT_MAX
 
 
 def _nfc_querydict(data: QueryDict) -> QueryDict:
@@ -59,3 +62,25 @@ class LanguageMiddleware:
         patch_vary_headers(response, ("Cookie",))
         response.headers.setdefault("Content-Language", language)
         return response
+
+
+class NumberBoundsMiddleware:
+    """A number in the address (<int:pk>) larger than any database column holds is not found.
+
+    The URL patterns' `int` converter takes any run of digits; looked up as is, such a
+    number makes the database driver raise (SQLite: OverflowError; PostgreSQL: out of
+    range) where the page should answer 404. Checked once here for every URL, present
+    and future.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        values = [*view_args, *view_kwargs.values()]
+        if any(isinstance(v, int) and not isinstance(v, bool) and not 0 <= v <= INT_MAX for v in values):
+            raise Http404(_("No such page."))
+        return None

@@ -7,7 +7,8 @@ that an index follows, and the count stops at `count_cap` (shown as "more than")
 
 The cursor in the address is the last (or first) row's ordering key, encoded as
 URL-safe base64 of a JSON list. A cursor that does not decode, or does not fit the
-ordering, is ignored: the first page is shown, never an error.
+ordering (a value of the wrong type, an integer no database column holds), is ignored:
+the first page is shown with a message (`KeysetPage.cursor_ignored`), never an error.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
+from .params import positive_int
+
 COUNT_CAP = 10_000
+# The range of a 64-bit signed integer column: a larger number in a crafted cursor would
+# make the database driver raise (SQLite: OverflowError) instead of finding no row.
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -30,8 +36,11 @@ def encode_cursor(values: list[Any]) -> str:
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str | None, size: int) -> list[Any] | None:
-    """The key values of a cursor, or None when it is missing or malformed."""
+def decode_cursor(token: str | None, size: int, types: tuple[type, ...] | None = None) -> list[Any] | None:
+    """The key values of a cursor, or None when it is missing or malformed.
+
+    `types` (one per key, int or str) are the types the ordering's columns hold.
+    """
     if not token or len(token) > 512:
         return None
     try:
@@ -41,6 +50,10 @@ def decode_cursor(token: str | None, size: int) -> list[Any] | None:
     if not isinstance(values, list) or len(values) != size:
         return None
     if not all(isinstance(v, (int, str)) and not isinstance(v, bool) for v in values):
+        return None
+    if any(isinstance(v, int) and not INT_MIN <= v <= INT_MAX for v in values):
+        return None
+    if types is not None and not all(isinstance(v, kind) for v, kind in zip(values, types, strict=True)):
         return None
     return values
 
@@ -71,6 +84,8 @@ class KeysetPage:
     first_cursor: str = ""
     last_cursor: str = ""
     links: dict[str, str] = field(default_factory=dict)
+    # The address carried a cursor (or page number) that did not fit: the first page is shown.
+    cursor_ignored: bool = False
 
     def __iter__(self):
         return iter(self.rows)
@@ -97,6 +112,7 @@ class KeysetPaginator:
         self.keys = keys
         self.per_page = per_page
         self.count_cap = count_cap
+        self.types = tuple(_python_type(queryset.model, key) for key in keys)
 
     def _count(self) -> tuple[int, bool]:
         # Counting stops at the cap: a LIMIT inside the count reads at most cap + 1 rows.
@@ -109,11 +125,11 @@ class KeysetPaginator:
     def page(self, params) -> KeysetPage:
         """The page asked for by `params` (a QueryDict): after=, before=, last=1, n= (the page's number)."""
         size = self.per_page
-        after = decode_cursor(params.get("after"), len(self.keys))
-        before = None if after else decode_cursor(params.get("before"), len(self.keys))
+        after = decode_cursor(params.get("after"), len(self.keys), self.types)
+        before = None if after else decode_cursor(params.get("before"), len(self.keys), self.types)
+        ignored = bool((params.get("after") and not after) or (params.get("before") and not before and not after))
         last = not after and not before and params.get("last") == "1"
-        number = params.get("n", "")
-        number = int(number) if number.isdigit() and 0 < int(number) < 10**9 else None
+        number = positive_int(params.get("n"), 10**9 - 1)
         count, exact = self._count()
         descending = [f"-{key}" for key in self.keys]
         if after:
@@ -137,7 +153,7 @@ class KeysetPaginator:
         if not has_previous:
             number = 1
         page = KeysetPage(rows=rows, per_page=size, number=number, has_previous=has_previous,
-                          has_next=has_next, count=count, count_is_exact=exact)
+                          has_next=has_next, count=count, count_is_exact=exact, cursor_ignored=ignored)
         if rows:
             page.first_cursor = encode_cursor(self._key(rows[0]))
             page.last_cursor = encode_cursor(self._key(rows[-1]))
@@ -145,6 +161,16 @@ class KeysetPaginator:
 
     def _last_number(self, count: int, exact: bool) -> int | None:
         return max(1, -(-count // self.per_page)) if exact else None
+
+
+def _python_type(model, key: str) -> type:
+    """int for an integer column (a key, a foreign key), else str."""
+    from django.db import models
+
+    field_ = model._meta.get_field(key.removesuffix("_id") if key.endswith("_id") else key)
+    if isinstance(field_, models.ForeignKey):
+        field_ = field_.target_field
+    return int if isinstance(field_, (models.IntegerField, models.AutoField)) else str
 
 
 def page_links(page: KeysetPage, query: str) -> dict[str, str]:

@@ -26,6 +26,7 @@ import zipfile
 from dataclasses import dataclass
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
@@ -141,6 +142,16 @@ class ExchangeAdminMixin(ExportMixin):
         # The changelist's filters and search over get_queryset(), itself the
         # scoping path; named again here so that an export can never widen it.
         return super().get_export_queryset(request).for_user(request.user)
+
+    def export_action(self, request):
+        # The export reads the changelist's filters from the address; one the changelist does
+        # not know (a hand-edited or stale link) is refused with a message, as the changelist does.
+        try:
+            return super().export_action(request)
+        except IncorrectLookupParameters:
+            messages.error(request, _("The export's address holds a filter this list does not have; "
+                                      "choose the filters on the list, then export again."))
+            return HttpResponseRedirect(reverse(f"admin:{self._url_name('changelist')}"))
 
     def get_export_filename(self, request, queryset, file_format):
         resource = self.get_export_resource_classes(request)[0]

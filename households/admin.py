@@ -12,6 +12,7 @@ from exchange.admin import ExchangeAdminMixin
 from exchange.resources import HouseholdResource, MemberResource
 
 from . import services
+from .forms import MAX_MEMBERS, MISSING_VERSION, BaseMemberFormSet
 from .models import CommuneSummary, Ethnicity, Household, Member, Village
 
 OFFICER = ("commune_officer",)
@@ -22,13 +23,16 @@ class ReasonActionForm(ActionForm):
 
 
 class MemberInlineFormSet(forms.BaseInlineFormSet):
-    """The same member rules as the application's form: one head, valid IDs."""
+    """The same member rules as the application's form: one head, valid IDs, at most MAX_MEMBERS rows."""
+
+    default_error_messages = BaseMemberFormSet.default_error_messages
 
     def clean(self):
         super().clean()
         if any(self.errors):
             return
         heads = 0
+        rows = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data:
@@ -43,8 +47,16 @@ class MemberInlineFormSet(forms.BaseInlineFormSet):
                         form.add_error(name if name in form.fields else None, error)
                 continue
             heads += data.get("relation") == Member.Relation.HEAD
+            rows.append(services.MemberInput(values=form.cleaned_data))
         if not any(self.errors) and heads != 1:
             raise ValidationError(_("A household has exactly one head; this one has %(count)d.") % {"count": heads})
+        if not any(self.errors):
+            # A personal ID given twice, or one of a member of another household: a form error
+            # here rather than a failure of the save (which checks again, for a race).
+            try:
+                services.check_members(rows, self.instance if self.instance.pk else None)
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from exc
 
 
 class MemberInline(admin.TabularInline):
@@ -54,6 +66,13 @@ class MemberInline(admin.TabularInline):
               "has_health_insurance")
     extra = 0
     can_delete = False
+    max_num = MAX_MEMBERS
+
+    def get_formset(self, request, obj=None, **kwargs):
+        # As on the application's form: a post claiming more rows is refused before they are read.
+        kwargs.setdefault("validate_max", True)
+        kwargs.setdefault("absolute_max", MAX_MEMBERS)
+        return super().get_formset(request, obj, **kwargs)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(is_archived=False).select_related("ethnicity")
@@ -88,10 +107,15 @@ class HouseholdAdminForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk and "expected_version" in self.fields and cleaned.get("expected_version") is None:
+            self.add_error(None, MISSING_VERSION)
         commune = cleaned.get("commune") or (self.instance.commune if self.instance.pk else None)
         if commune is not None:
             try:
                 services.clean_household_values(cleaned, commune)
+                if cleaned.get("code"):
+                    # A duplicate code is a form error here, not a failure of the save.
+                    services.check_code_free(commune, cleaned["code"], self.instance if self.instance.pk else None)
             except ValidationError as exc:
                 for name, errors in exc.error_dict.items():
                     for error in errors:
@@ -120,7 +144,7 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
     raw_id_fields = ("commune",)
     list_per_page = 50
 
-    def get_search_results(self, request, queryset, search_term):
+    def search(self, request, queryset, search_term):
         # Accent-insensitive, like the application's list.
         from core.text import search_terms
 
@@ -186,6 +210,14 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
             from django.shortcuts import redirect
 
             return redirect(request.path)
+        except ValidationError as exc:
+            # The forms check codes and personal IDs before the save; this is the race where another
+            # save took one in between. Nothing was written (the admin's transaction rolled back).
+            for problem in exc.messages:
+                messages.error(request, problem)
+            from django.shortcuts import redirect
+
+            return redirect(request.path)
 
     @admin.action(description=_("Archive the selected households (give the reason)"))
     def archive_selected(self, request, queryset):
@@ -219,7 +251,7 @@ class MemberAdmin(ExchangeAdminMixin, ScopedAdmin):
     list_select_related = ("household", "ethnicity")
     readonly_fields = [f.name for f in Member._meta.fields if f.name != "id"]
 
-    def get_search_results(self, request, queryset, search_term):
+    def search(self, request, queryset, search_term):
         from core.text import search_terms
 
         for term in search_terms(search_term):

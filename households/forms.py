@@ -4,13 +4,19 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from core.params import positive_int
 from core.scoping import communes_for
+from core.text import SEARCH_MAX_CHARS, capped_search
 from geo.models import AdminUnit
 
 from . import services
 from .models import Ethnicity, Household, Member, Village
 
 DATE_INPUT_FORMATS = ["%d/%m/%Y", "%d-%m-%Y", "%Y-%m-%d"]
+# A change form sent without the version it was opened at (a stale page, a hand-made post):
+# refused, since nothing could show that it was made from the current record.
+MISSING_VERSION = _("This form came without the version of the record it was opened at, so it cannot be "
+                    "checked against changes made since. Open the record again and repeat your changes.")
 
 
 class NoTagHelper(FormHelper):
@@ -36,7 +42,8 @@ def attach_errors(form: forms.Form, error: ValidationError) -> None:
 class HouseholdFilterForm(forms.Form):
     q = forms.CharField(label=_("Search"), required=False,
                         widget=forms.TextInput(attrs={"placeholder": _("Name, code or phone – accents optional"),
-                                                      "type": "search", "autofocus": False}))
+                                                      "type": "search", "autofocus": False,
+                                                      "maxlength": SEARCH_MAX_CHARS}))
     commune = forms.ModelChoiceField(label=_("Commune"), queryset=AdminUnit.objects.none(), required=False)
     village = forms.ModelChoiceField(label=_("Village"), queryset=Village.objects.none(), required=False)
     classification = forms.ChoiceField(
@@ -66,18 +73,21 @@ class HouseholdFilterForm(forms.Form):
             del self.fields["commune"]
         else:
             area = communes_for(user).order_by("code")
-            asked = self.data.get("commune") if self.is_bound else None
-            asked = int(asked) if str(asked or "").isdigit() else None
+            asked = positive_int(self.data.get("commune")) if self.is_bound else None
             shown = area.filter(Q(summary__households__gt=0) | Q(pk=asked))
             self.fields["commune"].queryset = area
             self.fields["commune"].choices = [("", self.fields["commune"].empty_label),
                                               *((c.pk, str(c)) for c in shown)]
             # Villages of the chosen commune only: a province has thousands.
-            commune_id = self.data.get("commune") if self.is_bound else None
-            villages = villages.filter(commune_id=commune_id) if str(commune_id or "").isdigit() else villages.none()
+            commune_id = asked
+            villages = villages.filter(commune_id=commune_id) if commune_id else villages.none()
             self.fields["village"].help_text = _("Choose a commune first.")
         self.fields["village"].queryset = villages
         self.helper = NoTagHelper()
+
+    def clean_q(self) -> str:
+        # A longer search is cut, not refused (the view says so): the list still answers.
+        return capped_search(self.cleaned_data.get("q"))
 
 
 class HouseholdForm(forms.ModelForm):
@@ -104,6 +114,9 @@ class HouseholdForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
+        if self.instance.pk and cleaned.get("version") is None and "version" not in self.errors:
+            # Without it the save could not tell whether someone changed the household meanwhile.
+            self.add_error(None, MISSING_VERSION)
         # The same checks the service makes, so errors land beside their fields.
         try:
             services.clean_household_values(cleaned, self.commune)
@@ -152,6 +165,11 @@ class MemberForm(forms.Form):
 
 
 class BaseMemberFormSet(forms.BaseFormSet):
+    default_error_messages = {
+        "too_many_forms": _("A household is entered with at most %(num)d members; leave out the extra rows, "
+                            "or ask the administrator if a household truly has more."),
+    }
+
     def clean(self):
         if any(self.errors):
             return
@@ -164,8 +182,14 @@ class BaseMemberFormSet(forms.BaseFormSet):
             raise ValidationError(_("A household has exactly one head; this one has %(count)d.") % {"count": heads})
 
 
+# The most members one household form takes. Each row is validated on its own (its ethnic
+# group looked up, its personal ID checked), so the form's work grows with the rows a post
+# claims; Django's default of 1,000 rows let one crafted post hold a worker for 24 s.
+MAX_MEMBERS = 40
+
 MemberFormSet = forms.formset_factory(MemberForm, formset=BaseMemberFormSet, extra=1, min_num=1,
-                                      validate_min=True)
+                                      validate_min=True, max_num=MAX_MEMBERS, validate_max=True,
+                                      absolute_max=MAX_MEMBERS)
 
 
 def member_initial(member: Member) -> dict:

@@ -163,6 +163,20 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "", today: date
     return cleaned
 
 
+def check_code_free(commune: AdminUnit, code: str, household: Household | None = None) -> None:
+    """ValidationError on "code" when another household of the commune has `code`."""
+    clash = Household.objects.filter(commune=commune, code=code)
+    if household is not None and household.pk:
+        clash = clash.exclude(pk=household.pk)
+    if clash.exists():
+        raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {"code": code}})
+
+
+def check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
+    """The member rules a form can check before saving (one head, personal IDs free); the save checks again."""
+    _check_members(rows, household)
+
+
 def _check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
     """One head, no personal ID twice, none used by a member of another household."""
     current = [row for row in rows if not row.archive_reason]
@@ -374,11 +388,7 @@ def save_household(
                 raise PermissionDenied(_("A member of another household was submitted."))
     _check_members(rows, household)
     code = cleaned.get("code") or (household.code if household else next_household_code(commune))
-    clash = Household.objects.filter(commune=commune, code=code)
-    if household is not None:
-        clash = clash.exclude(pk=household.pk)
-    if clash.exists():
-        raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {"code": code}})
+    check_code_free(commune, code, household)
     cleaned["code"] = code
 
     pending = _Pending()
@@ -500,9 +510,7 @@ def update_household_fields(
     merged = {name: getattr(locked, name) for name in HOUSEHOLD_EDITABLE}
     merged.update({k: v for k, v in values.items() if k in HOUSEHOLD_EDITABLE})
     cleaned = clean_household_values(merged, locked.commune)
-    if Household.objects.filter(commune=locked.commune, code=cleaned["code"]).exclude(pk=locked.pk).exists():
-        raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {
-            "code": cleaned["code"]}})
+    check_code_free(locked.commune, cleaned["code"], locked)
     before = snapshot(locked, HOUSEHOLD_FIELDS)
     for name, value in cleaned.items():
         setattr(locked, name, value)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods
 from core.models import AuditEvent
 from core.pagination import KeysetPaginator, page_links
 from core.scoping import communes_for
+from core.text import search_limit_problem
 
 from . import selectors, services
 from .forms import (
@@ -41,6 +42,9 @@ def _require_editor(request: HttpRequest) -> None:
 @login_required
 def household_list(request: HttpRequest) -> HttpResponse:
     form = HouseholdFilterForm(request.GET or None, user=request.user)
+    problem = search_limit_problem(request.GET.get("q"))
+    if problem:
+        messages.warning(request, problem)
     filters = form.cleaned_data if form.is_valid() else {}
     households = selectors.household_list(
         request.user,
@@ -58,6 +62,8 @@ def household_list(request: HttpRequest) -> HttpResponse:
     for name in ("after", "before", "last", "n", "page"):
         query.pop(name, None)
     page.links = page_links(page, query.urlencode())
+    if page.cursor_ignored:
+        messages.warning(request, _("This page link is damaged or out of date; the first page is shown."))
     return render(request, "households/household_list.html", {"form": form, "page": page})
 
 

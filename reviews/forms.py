@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.scoping import communes_for
-from households.forms import DATE_INPUT_FORMATS, NoTagHelper, attach_errors  # noqa: F401 - re-exported
+from households.forms import DATE_INPUT_FORMATS, MISSING_VERSION, NoTagHelper, attach_errors  # noqa: F401 - re-exported
 
 from . import selectors
 from .models import Complaint, PovertyCause, Request, ReviewRound, Survey
@@ -64,15 +64,35 @@ class RoundForm(HelperMixin, forms.Form):
         return cleaned
 
 
+# Household codes added by hand at once: a few households the commune knows need a look,
+# not the register (each code is one more parameter of the look-up).
+MAX_ADDED_CODES = 200
+# A reviewer's comments: a paragraph on the list, a sentence or two on a household.
+MAX_COMMENT = 2000
+MAX_HOUSEHOLD_NOTE = 500
+
+
 class AddHouseholdsForm(HelperMixin, forms.Form):
     codes = forms.CharField(
         label=_("Household codes"), widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("One or more codes of households of this commune, separated by commas, spaces or lines."),
     )
 
-    def codes_list(self) -> list[str]:
-        raw = self.cleaned_data["codes"].replace(",", " ").replace(";", " ")
+    def clean_codes(self) -> str:
+        codes = self.cleaned_data["codes"]
+        if len(self._split(codes)) > MAX_ADDED_CODES:
+            raise forms.ValidationError(
+                _("Add at most %(n)d households at a time; a whole register comes in by an import.")
+                % {"n": MAX_ADDED_CODES})
+        return codes
+
+    @staticmethod
+    def _split(raw: str) -> list[str]:
+        raw = raw.replace(",", " ").replace(";", " ")
         return list(dict.fromkeys(code for code in raw.split() if code))
+
+    def codes_list(self) -> list[str]:
+        return self._split(self.cleaned_data["codes"])
 
 
 class SurveyForm(HelperMixin, forms.Form):
@@ -127,6 +147,9 @@ class SurveyForm(HelperMixin, forms.Form):
 
     def clean(self):
         cleaned = super().clean()
+        if cleaned.get("expected_version") is None and "expected_version" not in self.errors:
+            # Without it the save could not tell whether someone changed the survey meanwhile.
+            self.add_error(None, MISSING_VERSION)
         for rule in self.rules:
             if cleaned.get(f"q{rule.number}") in (None, ""):
                 self.add_error(f"q{rule.number}", _("Answer question %(number)d of Phiếu A.")
@@ -220,7 +243,8 @@ class ApproveForm(HelperMixin, forms.Form):
 
 
 class ReturnForm(HelperMixin, forms.Form):
-    comment = forms.CharField(label=_("Why the list is returned"), widget=forms.Textarea(attrs={"rows": 3}))
+    comment = forms.CharField(label=_("Why the list is returned"), widget=forms.Textarea(attrs={"rows": 3}),
+                              max_length=MAX_COMMENT)
 
     def __init__(self, *args, surveys, **kwargs):
         super().__init__(*args, **kwargs)
@@ -228,7 +252,7 @@ class ReturnForm(HelperMixin, forms.Form):
         for survey in self.surveys:
             self.fields[f"note_{survey.pk}"] = forms.CharField(
                 label=f"{survey.household.code} – {survey.household.head_name}", required=False,
-                initial=survey.reviewer_comment, widget=forms.TextInput(),
+                initial=survey.reviewer_comment, widget=forms.TextInput(), max_length=MAX_HOUSEHOLD_NOTE,
             )
 
     def note_rows(self):
