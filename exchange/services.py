@@ -174,6 +174,10 @@ def confirm_batch(*, user, batch: ImportBatch, valid_rows_only: bool) -> ImportB
     """The user's go-ahead after reading the check's report; queues the import."""
     from .tasks import run_import
 
+    # The uploader's role is read again: one who may no longer import (moved to a reviewer's post
+    # since the upload) cannot set the import going.
+    if not can_import(user):
+        raise PermissionDenied(_("Your role may not import files."))
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.created_by_id != user.pk and not user.is_superuser:
@@ -192,6 +196,8 @@ def confirm_batch(*, user, batch: ImportBatch, valid_rows_only: bool) -> ImportB
 
 
 def cancel_batch(*, user, batch: ImportBatch) -> ImportBatch:
+    if not can_import(user):
+        raise PermissionDenied(_("Your role may not import files."))
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.created_by_id != user.pk and not user.is_superuser:

@@ -1,7 +1,8 @@
 """Review objects for the shared world: one round in each commune the role matrix tries.
 
-`build_reviews(world)` gives, for Tả Thàng (inside every role's area) and for the
-communes outside each role's area (La Pan Tẩn, Y Tý, An Bình), a periodic round of
+`build_reviews(world)` gives, for Tả Thàng (inside every 2021-map role's area), for the
+communes outside each role's area (La Pan Tẩn, Y Tý, An Bình) and for the 2025 map's
+commune (inside the 2025 province's reviewer's area), a periodic round of
 last year with its household surveyed, a village meeting, a complaint, a request
 and, for Tả Thàng, a decided earlier year with official statuses.
 """
@@ -73,7 +74,8 @@ def decided_year(actor, reviewer, household, year) -> ReviewRound:
 def build_reviews(world) -> dict:
     """{commune pk: CommuneReview} for the communes the matrix uses, plus an official status in Tả Thàng."""
     reviews = {}
-    for household in (world.household, world.household_lapantan, world.household_yty, world.household_outside):
+    for household in (world.household, world.household_lapantan, world.household_yty, world.household_outside,
+                      world.household_2025):
         actor = world.officer if household.commune_id == world.tathang.pk else world.superuser
         reviews[household.commune_id] = review_commune(actor, household)
     assert HouseholdStatus.objects.count() == 0

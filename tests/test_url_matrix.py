@@ -2,14 +2,22 @@
 
 The matrix below says what each role must get. A URL that the project serves
 but the matrix does not know fails the test: adding a page means deciding who
-may see it.
+may see it. The roles include the reviewer of a 2025-map province (no districts
+since July 2025). Every URL is also sent a POST by every role (`test_role_matrix_post`):
+refused without the right (403; 404 outside the area; anonymous sent to sign in), and a
+refused POST, or one to a read-only page, changes no row of any table. A page where a
+role writes that its GET rights do not show goes in WRITERS.
 """
 
+import hashlib
 import re
+from dataclasses import dataclass
+from html.parser import HTMLParser
 
 import pytest
 from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
+from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
 from core.models import AuditEvent
@@ -20,7 +28,9 @@ from households.models import CommuneSummary, Ethnicity, Member
 from .programs_world import SUPPORT_MODELS, support_object
 from .review_world import build_reviews, decided_year
 
-ROLES = ["anonymous", "officer", "reviewer", "province_admin", "superuser"]
+# reviewer2025: the reviewer of a province on the 2025 map (no districts: the unit above its communes).
+# Same rights as the district's reviewer; its area is the 2025 commune, and Tả Thàng lies outside it.
+ROLES = ["anonymous", "officer", "reviewer", "province_admin", "superuser", "reviewer2025"]
 STAFF = ROLES[1:]
 
 
@@ -43,6 +53,8 @@ def all_urls():
 # --- the objects a URL is tried with -------------------------------------------
 
 def household_for(world, role, inside):
+    if role == "reviewer2025":
+        return world.household_2025 if inside else world.household
     if inside or role == "superuser":
         return world.household
     return {"officer": world.household_lapantan, "reviewer": world.household_yty,
@@ -208,7 +220,9 @@ def expect_admin_model(app, model, rest, role, inside):
 # --- the application's own URLs ------------------------------------------------------
 
 def by_role(anonymous, officer, reviewer, province_admin, superuser):
-    return dict(zip(ROLES, (anonymous, officer, reviewer, province_admin, superuser), strict=True))
+    """Expected answers per role; the 2025 map's reviewer has the district reviewer's rights."""
+    return {"anonymous": anonymous, "officer": officer, "reviewer": reviewer, "province_admin": province_admin,
+            "superuser": superuser, "reviewer2025": reviewer}
 
 
 def hh(world, role, inside):
@@ -239,7 +253,9 @@ def rnd_of(world, role, inside):
 
 
 def decided_rnd(world, role, inside):
-    """Tả Thàng's decided round inside; outside, the other commune's round (not found anyway)."""
+    """The decided round of the commune tried inside; outside, the other commune's round (not found anyway)."""
+    if role == "reviewer2025":
+        return {"pk": world.decided_round_2025.pk} if inside else rnd(world, role, inside)
     return {"pk": world.decided_round.pk} if inside or role == "superuser" else rnd(world, role, inside)
 
 
@@ -309,7 +325,8 @@ def support_kw(model):
 
 CSV = "Mã xã,Mã hộ,Thôn,Họ tên chủ hộ\n02794,0001,Thôn Tả Thàng,Giàng A Páo\n".encode()
 USERS = {"officer": lambda w: w.officer, "reviewer": lambda w: w.reviewer,
-         "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser}
+         "province_admin": lambda w: w.province_admin, "superuser": lambda w: w.superuser,
+         "reviewer2025": lambda w: w.reviewer2025}
 
 
 # name: (kwargs maker or None, expected inside, expected outside)
@@ -468,10 +485,13 @@ def test_every_registered_admin_model_has_a_policy():
 
 @pytest.fixture
 def matrix_world(world, settings, tmp_path):
+    from households import services as registry
+
     settings.MEDIA_ROOT = tmp_path
     for commune in (world.tathang, world.lapantan, world.yty, world.other_commune, world.commune2025):
         summaries.refresh_commune(commune.pk)
-    for user in (world.officer, world.officer2, world.reviewer, world.province_admin, world.superuser):
+    for user in (world.officer, world.officer2, world.reviewer, world.province_admin, world.superuser,
+                 world.reviewer2025):
         ImportBatch.objects.create(
             created_by=user, file=ContentFile(CSV, name="ds.csv"), file_name="ds.csv",
             sha256="0" * 64, size=len(CSV), status=ImportBatch.Status.VALIDATED, rejected=1,
@@ -481,6 +501,13 @@ def matrix_world(world, settings, tmp_path):
     world.reviews = build_reviews(world)
     world.decided_round = decided_year(world.officer, world.reviewer, world.household,
                                        world.reviews[world.tathang.pk].round.year - 1)
+    # The 2025 map's commune: its list approved by the province's reviewer (no district since 2025);
+    # its household is made poor first, so that the round lists it.
+    world.household_2025 = registry.update_household_fields(
+        actor=world.superuser, household=world.household_2025, source=AuditEvent.Source.FORM,
+        values={"classification": "poor", "classification_year": 2025})
+    world.decided_round_2025 = decided_year(world.superuser, world.reviewer2025, world.household_2025,
+                                            world.reviews[world.commune2025.pk].round.year - 1)
     from reports.compute import recompute_all, report_years
 
     for year in report_years():
@@ -489,11 +516,9 @@ def matrix_world(world, settings, tmp_path):
 
 
 def client_for(client, world, role):
-    users = {"officer": world.officer, "reviewer": world.reviewer, "province_admin": world.province_admin,
-             "superuser": world.superuser}
     client.logout()
     if role != "anonymous":
-        client.force_login(users[role])
+        client.force_login(USERS[role](world))
     return client
 
 
@@ -501,14 +526,21 @@ def fill(route, obj):
     return route.replace("<path:object_id>", str(obj.pk)).replace("<id>", str(obj.pk))
 
 
-@pytest.mark.parametrize("role", ROLES)
-def test_role_matrix(matrix_world, client, role):
-    world = matrix_world
-    client = client_for(client, world, role)
-    failures = []
+@dataclass
+class Case:
+    key: str  # the URL's name, or "admin-model" (then `admin` is (app, model, rest))
+    url: str
+    inside: bool
+    expected: int  # the answer to a GET
+    admin: tuple[str, str, str] | None = None
+
+
+def cases(world, role):
+    """Every URL of the project with the object tried inside and outside the role's area."""
     for route, name in all_urls():
         key = matrix_key(route, name)
         for inside in (True, False):
+            admin = None
             if key == "admin-model":
                 match = ADMIN_MODEL_URL.match(route)
                 model = match["model"]
@@ -517,6 +549,7 @@ def test_role_matrix(matrix_world, client, role):
                 obj = object_for(model, world, role, inside)
                 url = "/" + fill(route, obj)
                 expected = expect_admin_model(match["app"], model, match["rest"], role, inside)
+                admin = (match["app"], model, match["rest"])
             elif key in APP_URLS:
                 make_kwargs, inside_expect, outside_expect = APP_URLS[key]
                 if not inside and outside_expect is None:
@@ -542,9 +575,19 @@ def test_role_matrix(matrix_world, client, role):
                 expected = 302 if role == "anonymous" else 404
             else:
                 raise AssertionError(key)
-            status = client.get(url).status_code
-            if status != expected:
-                failures.append(f"{role} {'inside' if inside else 'outside'} GET {url}: {status}, expected {expected}")
+            yield Case(key, url, inside, expected, admin)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_role_matrix(matrix_world, client, role):
+    world = matrix_world
+    client = client_for(client, world, role)
+    failures = []
+    for case in cases(world, role):
+        status = client.get(case.url).status_code
+        if status != case.expected:
+            failures.append(f"{role} {'inside' if case.inside else 'outside'} GET {case.url}: {status}, "
+                            f"expected {case.expected}")
     assert failures == [], "\n".join(failures)
 
 
@@ -560,3 +603,228 @@ def test_member_of_a_household_outside_is_not_found_through_the_admin(world, cli
     outside = Member.objects.filter(household=world.household_lapantan).first()
     url = reverse("admin:households_member_change", args=[outside.pk])
     assert client.get(url).status_code == 404
+
+
+# --- the same URLs sent a POST: refused where the role has no right, and nothing written ---------------
+
+# Pages that sign in, sign out or choose the language: they change the session, not the data.
+SESSION_URLS = {"login", "logout", "set_language", "admin:login", "admin:logout"}
+RECORDERS = {"officer", "superuser"}
+REVIEWERS = {"reviewer", "reviewer2025", "superuser"}
+# Who may change data by a POST inside their area, where the GET rights do not say it: pages every
+# role reads and one role writes on, and the POST-only actions. A URL not listed whose GET refuses some
+# role (403) is written by the roles that may open it; one that every role opens is read-only: a POST to
+# it changes nothing, whoever sends it.
+WRITERS = {
+    "households:villages": {"officer"},
+    "exchange:confirm": {"officer", "province_admin", "superuser"},  # the uploader of the batch
+    "exchange:cancel": {"officer", "province_admin", "superuser"},
+    "admin:reviews_survey_process_import": RECORDERS,
+    "admin:programs_intervention_process_import": RECORDERS,
+    "admin:password_change": set(STAFF),  # one's own password
+    "reviews:survey": RECORDERS,
+    "reviews:survey_preview": RECORDERS,  # classifies, saves nothing
+    "reviews:round_submit": RECORDERS,
+    "reviews:round_approve": REVIEWERS,
+    "reports:pack_new": set(STAFF),  # a report pack of a unit of one's area
+    "programs:intervention_deliver": RECORDERS,
+    "programs:follow_up_done": RECORDERS,
+    "programs:helpers": RECORDERS,
+    "programs:course": RECORDERS,  # learners and their outcome
+    "programs:project": RECORDERS,  # beneficiaries
+}
+# Admin pages that only show (a record's history, the redirect to its change page): no POST is tried.
+READ_ONLY_ADMIN_PAGES = {"<path:object_id>/history/", "<path:object_id>/"}
+# In the admin, who changes an existing record (the add rights of ADMIN_MODELS, except where listed).
+ADMIN_CHANGERS = {
+    "households.village": ["superuser"],  # officers add villages; renaming one is a superuser's
+    "households.ethnicity": ["superuser"],
+    "geo.adminunit": ["superuser"],  # names and flags of the official units, corrected by a superuser
+}
+
+
+def writers_of(case) -> set[str] | None:
+    """The roles that may write at an application URL inside their area; None for a read-only page."""
+    if case.key in WRITERS:
+        return WRITERS[case.key]
+    inside = APP_URLS[case.key][1] if case.key in APP_URLS else {}
+    if any(inside[role] == 403 for role in STAFF):
+        return {role for role in STAFF if inside[role] == 200}
+    return None
+
+
+def post_rule(case, role) -> tuple[set[int] | None, bool]:
+    """What a POST at `case` may answer (None: anything but a server error) and whether it may write."""
+    if case.key in SESSION_URLS:
+        return None, False
+    if role == "anonymous":
+        return {302}, False
+    if case.admin is not None:
+        app, model, rest = case.admin
+        if case.expected in (403, 404):
+            return {case.expected}, False
+        if rest == "<path:object_id>/":
+            return {302}, False  # a redirect to the change page
+        if rest in ("", "<path:object_id>/change/"):
+            changers = ADMIN_CHANGERS.get(f"{app}.{model}", ADMIN_MODELS[f"{app}.{model}"][2])
+            if role in changers:
+                return None, True
+            return ({403} if rest else None), False  # a list without rights to change: actions do nothing
+        if rest in ("add/", "<id>/password/"):
+            return None, True
+        return None, False  # the history
+    if case.key not in APP_URLS:  # view on site, autocomplete, the admin's catch-all: read-only
+        return {case.expected, 405}, False
+    writers = writers_of(case)
+    if case.expected == 403:  # the role may not use this page anywhere
+        return {403}, False
+    if not case.inside and role != "superuser":
+        return ({404} if writers is not None else {404, 405}), False
+    if writers is None:
+        return None, False
+    if role in writers:
+        return None, True
+    return {403}, False
+
+
+class _PostForm(HTMLParser):
+    """The fields a browser would send with the page's main POST form (not sign-out or language)."""
+
+    def __init__(self):
+        super().__init__()
+        self.forms: list[list[tuple[str, str]]] = []
+        self._form: list[tuple[str, str]] | None = None
+        self._select: str | None = None
+        self._options: list[tuple[str, bool]] = []
+        self._textarea: str | None = None
+        self._text = ""
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "form":
+            action = a.get("action") or ""
+            wanted = (a.get("method") or "").lower() == "post" and "logout" not in action and "i18n" not in action
+            self._form = [] if wanted else None
+            if wanted:
+                self.forms.append(self._form)
+        elif self._form is None or not a.get("name") and tag != "option":
+            return
+        elif tag == "input":
+            kind = (a.get("type") or "text").lower()
+            if kind in ("submit", "button", "image", "reset", "file"):
+                return
+            if kind in ("checkbox", "radio") and "checked" not in a:
+                return
+            self._form.append((a["name"], a.get("value") or ("on" if kind == "checkbox" else "")))
+        elif tag == "select":
+            self._select, self._options = a["name"], []
+        elif tag == "option" and self._select is not None:
+            self._options.append((a.get("value") or "", "selected" in a))
+        elif tag == "textarea":
+            self._textarea, self._text = a["name"], ""
+
+    def handle_endtag(self, tag):
+        if tag == "form":
+            self._form = None
+        elif tag == "select" and self._select is not None and self._form is not None:
+            chosen = [value for value, selected in self._options if selected] or [v for v, _s in self._options[:1]]
+            self._form.extend((self._select, value) for value in chosen)
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None and self._form is not None:
+            self._form.append((self._textarea, self._text.strip()))
+            self._textarea = None
+
+    def handle_data(self, data):
+        if self._textarea is not None:
+            self._text += data
+
+
+def form_body(response) -> dict[str, list[str]]:
+    """The main POST form of a page as a browser would send it untouched ({} when there is none)."""
+    if response.status_code != 200 or "html" not in response.get("Content-Type", ""):
+        return {}
+    parser = _PostForm()
+    parser.feed(response.content.decode())
+    if not parser.forms:
+        return {}
+    body: dict[str, list[str]] = {}
+    for name, value in max(parser.forms, key=len):
+        body.setdefault(name, []).append(value)
+    return body
+
+
+def data_tables() -> list[str]:
+    from django.apps import apps
+
+    tables = {m._meta.db_table for m in apps.get_models(include_auto_created=True)
+              if m._meta.managed and not m._meta.proxy}
+    return sorted(tables - {"django_session"})
+
+
+def data_state(tables) -> dict[str, str]:
+    """A digest of every row of every table, per table (the session table aside)."""
+    from django.db import connection
+
+    state = {}
+    with connection.cursor() as cursor:
+        for table in tables:
+            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")  # noqa: S608 - our table names
+            state[table] = hashlib.sha256("\n".join(sorted(map(repr, cursor.fetchall()))).encode()).hexdigest()
+    return state
+
+
+def test_role_matrix_post(matrix_world, client):
+    """Every URL sent a POST by every role, inside and outside its area: an empty body, and where the
+    role has no right the page's own form as the superuser sees it. Anonymous: sent to sign in; outside
+    the area: 404; inside without the right: 403; with it: never a server error. A POST without the
+    right (or to a read-only page) changes no row of any table.
+
+    One world for all the roles (building it is most of the time): the roles that read go first,
+    so that what the writers' empty posts may change comes after every refusal was checked."""
+    world = matrix_world
+    client.raise_request_exception = False
+    reader = Client()
+    reader.force_login(world.superuser)
+    bodies = {}
+    for case in cases(world, "superuser"):
+        if case.inside and (case.key, case.admin) not in bodies and case.key not in SESSION_URLS:
+            bodies[(case.key, case.admin)] = form_body(reader.get(case.url)) if case.expected == 200 else {}
+    tables = data_tables()
+    failures = []
+    for role in ("anonymous", "province_admin", "reviewer", "reviewer2025", "officer", "superuser"):
+        failures += _post_walk(client_for(client, world, role), world, role, bodies, tables)
+    assert failures == [], "\n".join(failures)
+
+
+def _post_walk(client, world, role, bodies, tables) -> list[str]:
+    failures = []
+    tried = list(cases(world, role))  # the objects tried are made here, before the first look at the data
+    state = data_state(tables)
+    for case in tried:
+        if case.admin is not None and case.admin[2] in READ_ONLY_ADMIN_PAGES:
+            continue
+        if role == "anonymous" and not case.inside:
+            continue  # anonymous has no area: sent to sign in from every address alike
+        allowed, may_write = post_rule(case, role)
+        # The page's own form too, where the role has no right there but reaches the view (the others
+        # are refused before the body is read).
+        form = None if may_write or role == "anonymous" or allowed == {404} else bodies.get((case.key, case.admin))
+        tries = [{}, form or None]
+        for body in filter(lambda b: b is not None, tries):
+            response = client.post(case.url, body)
+            status = response.status_code
+            where = f"{role} {'inside' if case.inside else 'outside'} POST {case.url}{' (form)' if body else ''}"
+            if status >= 500 or (allowed is not None and status not in allowed):
+                failures.append(f"{where}: {status}, expected {sorted(allowed) if allowed else 'no server error'}")
+            elif role == "anonymous" and case.key not in SESSION_URLS and "login" not in response["Location"]:
+                failures.append(f"{where}: sent to {response['Location']}, not to sign in")
+            if role != "anonymous" and "_auth_user_id" not in client.session:
+                client.force_login(USERS[role](world))  # signed out by the logout URLs
+                state = data_state(tables)
+                continue
+            after = data_state(tables)
+            if not may_write and after != state:
+                changed = sorted(t for t in tables if after[t] != state[t])
+                failures.append(f"{where}: {status}, and it changed {', '.join(changed)}")
+            state = after
+    return failures
