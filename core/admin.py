@@ -4,7 +4,7 @@ from django.contrib.auth.models import Group
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from .admin_scoping import ReadOnlyAdmin
+from .admin_scoping import BoundedInputsMixin, ReadOnlyAdmin
 from .models import AuditEvent, User
 from .scoping import communes_for
 
@@ -13,7 +13,7 @@ admin.site.unregister(Group)
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(BoundedInputsMixin, DjangoUserAdmin):
     """Accounts are managed by superusers only."""
 
     list_display = ("username", "get_full_name", "role", "unit", "is_active", "last_login")

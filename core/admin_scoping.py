@@ -2,17 +2,41 @@
 outside the user's area, no hard delete, and rights taken from the role."""
 
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.http import Http404
 from django.utils.translation import gettext as _
 
+from .forms import BoundedModelMultipleChoiceField
+from .params import positive_int
 from .text import capped_search, search_limit_problem
+
+
+class BoundedAutocompleteSelect(AutocompleteSelect):
+    """The admin's autocomplete box, re-shown after a refused post without looking up a key no
+    column holds (Django's widget reads the submitted keys back with `pk__in`)."""
+
+    def optgroups(self, name, value, attr=None):
+        return super().optgroups(name, [v for v in value if positive_int(v) is not None], attr)
+
+
+class BoundedInputsMixin:
+    """Keys sent to the admin's choice boxes are checked for range before any look-up."""
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if "widget" not in kwargs and db_field.name in self.get_autocomplete_fields(request):
+            kwargs["widget"] = BoundedAutocompleteSelect(db_field, self.admin_site, using=kwargs.get("using"))
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        kwargs.setdefault("form_class", BoundedModelMultipleChoiceField)
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
 
 def has_role(user) -> bool:
     return user.is_active and (user.is_superuser or bool(getattr(user, "role", "")))
 
 
-class ScopedAdmin(admin.ModelAdmin):
+class ScopedAdmin(BoundedInputsMixin, admin.ModelAdmin):
     """A ModelAdmin whose rows come from `Model.objects.for_user(user)`.
 
     `editable_by_role` lists the roles that may add and change rows here;

@@ -4,6 +4,7 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
 from . import throttle
+from .params import INT_MAX
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
@@ -34,3 +35,23 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             raise
         throttle.clear(username, address)
         return cleaned
+
+
+class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):
+    """A multiple choice of records whose submitted keys are checked before the look-up.
+
+    Django looks the chosen keys up with `pk__in`; a key beyond an integer column's range makes
+    the database driver raise (SQLite: OverflowError) instead of "not one of the choices".
+    """
+
+    def _check_values(self, value):
+        key = self.to_field_name or "pk"
+        field = self.queryset.model._meta.pk if key == "pk" else self.queryset.model._meta.get_field(key)
+        if field.get_internal_type() in ("AutoField", "BigAutoField", "IntegerField", "BigIntegerField",
+                                         "PositiveIntegerField", "PositiveBigIntegerField", "SmallAutoField"):
+            for pk in value:
+                text = str(pk).strip()
+                if not (text.isascii() and text.isdigit() and len(text) <= 19 and int(text) <= INT_MAX):
+                    raise forms.ValidationError(self.error_messages["invalid_pk_value"], code="invalid_pk_value",
+                                                params={"pk": pk})
+        return super()._check_values(value)

@@ -13,6 +13,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from core.forms import BoundedModelMultipleChoiceField
 from core.scoping import communes_for
 from households.forms import DATE_INPUT_FORMATS, NoTagHelper, attach_errors  # noqa: F401 - re-exported
 from households.models import Household, Member
@@ -29,9 +30,16 @@ def date_field(label, **kwargs):
                            widget=forms.DateInput(attrs={"placeholder": "dd/mm/yyyy"}, format="%d/%m/%Y"), **kwargs)
 
 
+# The largest sum one record holds (VND): above a national program's five-year budget (about
+# 4 x 10^14), far below what a 64-bit column holds, so a mistyped number is a form error, not a crash.
+MAX_MONEY = 10**15
+# A count of people, places or items in one record.
+MAX_COUNT = 1_000_000
+
+
 def money_field(label, **kwargs):
     kwargs.setdefault("help_text", MONEY_HELP)
-    return forms.IntegerField(label=label, min_value=0, **kwargs)
+    return forms.IntegerField(label=label, min_value=0, max_value=MAX_MONEY, **kwargs)
 
 
 class HelperMixin:
@@ -114,7 +122,7 @@ class InterventionForm(HelperMixin, forms.Form):
     status = forms.ChoiceField(label=_("Status"), choices=[
         (Intervention.Status.DELIVERED, Intervention.Status.DELIVERED.label),
         (Intervention.Status.PLANNED, Intervention.Status.PLANNED.label)])
-    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, initial=1)
+    quantity = forms.IntegerField(label=_("Quantity"), min_value=1, max_value=MAX_COUNT, initial=1)
     amount = money_field(_("Amount (VND)"), initial=0)
     funding_source = forms.ChoiceField(label=_("Funding source"), choices=FundingSource.choices)
     house_work = forms.ChoiceField(label=_("House work"), required=False,
@@ -151,7 +159,7 @@ class LoanForm(HelperMixin, forms.Form):
                                empty_label=_("The household"))
     principal = money_field(_("Principal (VND)"))
     disbursed_on = date_field(_("Disbursed on"))
-    term_months = forms.IntegerField(label=_("Term (months)"), min_value=1)
+    term_months = forms.IntegerField(label=_("Term (months)"), min_value=1, max_value=600)
     purpose = forms.CharField(label=_("Purpose"), max_length=200)
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -196,14 +204,14 @@ class TrainingPlaceForm(HelperMixin, forms.Form):
 
 
 class EscapeRegistrationForm(HelperMixin, forms.Form):
-    target_year = forms.IntegerField(label=_("To leave poverty by the year"))
+    target_year = forms.IntegerField(label=_("To leave poverty by the year"), min_value=2000, max_value=2100)
     registered_on = date_field(_("Registered on"))
     indicators_to_fix = forms.MultipleChoiceField(label=_("Deprivations to close"), required=False,
                                                   widget=forms.CheckboxSelectMultiple)
     target_income = money_field(_("Income aimed for (VND per person per month)"), required=False)
     support_asked = forms.CharField(label=_("Support asked for"), required=False,
                                     widget=forms.Textarea(attrs={"rows": 2}))
-    programs_asked = forms.ModelMultipleChoiceField(label=_("Programs asked for"), queryset=Program.objects.none(),
+    programs_asked = BoundedModelMultipleChoiceField(label=_("Programs asked for"), queryset=Program.objects.none(),
                                               required=False, widget=forms.CheckboxSelectMultiple)
     helper = forms.ModelChoiceField(label=_("Helper"), queryset=Helper.objects.none(), required=False)
 
@@ -317,7 +325,7 @@ class CourseForm(CommuneCreateMixin, HelperMixin, forms.Form):
 
 
 class LearnersForm(HelperMixin, forms.Form):
-    learners = forms.ModelMultipleChoiceField(
+    learners = BoundedModelMultipleChoiceField(
         label=_("Learners"), queryset=Member.objects.none(), widget=forms.SelectMultiple(attrs={"size": 10}),
         help_text=_("People of working age in the commune's poor and near-poor households; others are enrolled "
                     "from their household's page."))
@@ -335,7 +343,7 @@ class LearnersForm(HelperMixin, forms.Form):
 
 
 class OutcomeForm(HelperMixin, forms.Form):
-    found_work = forms.ModelMultipleChoiceField(label=_("Found work after the course"), required=False,
+    found_work = BoundedModelMultipleChoiceField(label=_("Found work after the course"), required=False,
                                                 queryset=Member.objects.none(),
                                                 widget=forms.CheckboxSelectMultiple)
 
@@ -348,8 +356,8 @@ class OutcomeForm(HelperMixin, forms.Form):
 class JobFairForm(CommuneCreateMixin, HelperMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     held_on = date_field(_("Held on"))
-    participants = forms.IntegerField(label=_("Participants"), min_value=0)
-    placements = forms.IntegerField(label=_("Workers placed"), min_value=0, initial=0)
+    participants = forms.IntegerField(label=_("Participants"), min_value=0, max_value=MAX_COUNT)
+    placements = forms.IntegerField(label=_("Workers placed"), min_value=0, max_value=MAX_COUNT, initial=0)
     program = ProgramChoiceField(label=_("Program"), queryset=Program.objects.none(), required=False)
     note = forms.CharField(label=_("Note"), required=False, widget=forms.Textarea(attrs={"rows": 2}))
 
@@ -376,7 +384,7 @@ class ProjectForm(CommuneCreateMixin, HelperMixin, forms.Form):
 
 
 class BeneficiariesForm(HelperMixin, forms.Form):
-    households = forms.ModelMultipleChoiceField(label=_("Households"), queryset=Household.objects.none(),
+    households = BoundedModelMultipleChoiceField(label=_("Households"), queryset=Household.objects.none(),
                                                 widget=forms.SelectMultiple(attrs={"size": 10}))
     given_on = date_field(_("Date"))
 

@@ -18,7 +18,7 @@ class UnitChoiceField(forms.ModelChoiceField):
 
 class TargetForm(forms.Form):
     unit = UnitChoiceField(label=_("Unit"), queryset=None)
-    year = forms.IntegerField(label=_("Year"))
+    year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
     kind = forms.ChoiceField(label=_("Kind of target"), choices=Target.Kind.choices)
     value = forms.DecimalField(label=_("Value"), max_digits=9, decimal_places=2, localize=True,
                                help_text=_("A rate or points in percent (12,5), or a number of households."))

@@ -64,6 +64,10 @@ class RoundForm(HelperMixin, forms.Form):
         return cleaned
 
 
+# Numbers a person types, bounded so that a slip is a form error, not a number no column holds:
+# people at a village meeting, and an income per person per month (VND).
+MAX_ATTENDANCE = 100_000
+MAX_INCOME = 10**12
 # Household codes added by hand at once: a few households the commune knows need a look,
 # not the register (each code is one more parameter of the look-up).
 MAX_ADDED_CODES = 200
@@ -100,11 +104,11 @@ class SurveyForm(HelperMixin, forms.Form):
 
     expected_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
     income = forms.IntegerField(
-        label=_("Income per person per month (VND)"), required=False, min_value=0,
+        label=_("Income per person per month (VND)"), required=False, min_value=0, max_value=MAX_INCOME,
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": 1000}),
         help_text=_("Enter the income or score A, not both."),
     )
-    score_a = forms.IntegerField(label=_("Score A (Phiếu B points)"), required=False, min_value=0,
+    score_a = forms.IntegerField(label=_("Score A (Phiếu B points)"), required=False, min_value=0, max_value=10_000,
                                  widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
     is_farm = forms.BooleanField(label=_("Works in agriculture, forestry, fishery or salt-making"), required=False)
     demographic_change = forms.ChoiceField(label=_("Demographic change"), required=False,
@@ -176,7 +180,7 @@ class SurveyForm(HelperMixin, forms.Form):
 
 class MeetingForm(HelperMixin, forms.Form):
     held_on = date_field(_("Held on"))
-    attendance = forms.IntegerField(label=_("Attendance"), min_value=1,
+    attendance = forms.IntegerField(label=_("Attendance"), min_value=1, max_value=MAX_ATTENDANCE,
                                     widget=forms.NumberInput(attrs={"inputmode": "numeric"}))
     chaired_by = forms.CharField(label=_("Chaired by"), max_length=120,
                                  help_text=_("Usually the village head."))
@@ -189,7 +193,8 @@ class MeetingForm(HelperMixin, forms.Form):
         for survey in self.surveys:
             self.fields[f"votes_{survey.pk}"] = forms.IntegerField(
                 label=f"{survey.household.code} – {survey.household.head_name}", min_value=0,
-                initial=survey.votes_agree, widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
+                max_value=MAX_ATTENDANCE, initial=survey.votes_agree,
+                widget=forms.NumberInput(attrs={"inputmode": "numeric"}),
             )
         if meeting is not None and not self.is_bound:
             self.initial.update({"held_on": meeting.held_on, "attendance": meeting.attendance,

@@ -8,9 +8,13 @@ from core.pagination import encode_cursor
 from .test_url_matrix import (
     ADMIN_MODEL_URL,
     APP_URLS,
+    READ_ONLY_ADMIN_PAGES,
+    SESSION_URLS,
     all_urls,
+    cases,
     client_for,
     fill,
+    form_body,
     matrix_key,
     matrix_world,  # noqa: F401  (the fixture, used by name)
     object_for,
@@ -77,4 +81,33 @@ def test_no_number_in_an_address_makes_a_server_error(matrix_world, client):  # 
                     status = method(url).status_code
                     if status >= 500:
                         failures.append(f"{method.__name__.upper()} {url}: {status}")
+    assert failures == [], "\n".join(failures)
+
+
+def _huge_numbers(body: dict[str, list[str]]) -> dict[str, list[str]]:
+    """The form as sent, with every number (and every empty box) made a 20-digit number."""
+    skip = {"csrfmiddlewaretoken"}
+    return {name: [HUGE if (not v or v.lstrip("-").isdigit()) and name not in skip else v for v in values]
+            for name, values in body.items()}
+
+
+@pytest.mark.parametrize("role", ["officer", "reviewer", "superuser"])
+def test_no_form_sent_with_huge_numbers_makes_a_server_error(matrix_world, client, role):  # noqa: F811
+    """Each page's own form, every number and empty box filled with 99999999999999999999."""
+    client = client_for(client, matrix_world, role)
+    client.raise_request_exception = False
+    failures = []
+    for case in cases(matrix_world, role):
+        if not case.inside or case.expected != 200 or case.key in SESSION_URLS:
+            continue
+        if case.admin is not None and case.admin[2] in READ_ONLY_ADMIN_PAGES:
+            continue
+        body = form_body(client.get(case.url))
+        if not body:
+            continue
+        status = client.post(case.url, _huge_numbers(body)).status_code
+        if status >= 500:
+            failures.append(f"{role} POST {case.url} with huge numbers: {status}")
+        if "_auth_user_id" not in client.session:
+            client_for(client, matrix_world, role)
     assert failures == [], "\n".join(failures)
