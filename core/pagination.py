@@ -23,12 +23,12 @@ from typing import Any
 
 from django.db.models import Q, QuerySet
 
-from .params import positive_int
+from .params import INT_MAX, positive_int
 
 COUNT_CAP = 10_000
 # The range of a 64-bit signed integer column: a larger number in a crafted cursor would
 # make the database driver raise (SQLite: OverflowError) instead of finding no row.
-INT_MIN, INT_MAX = -(2**63), 2**63 - 1
+INT_MIN = -INT_MAX - 1
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -84,7 +84,7 @@ class KeysetPage:
     first_cursor: str = ""
     last_cursor: str = ""
     links: dict[str, str] = field(default_factory=dict)
-    # The address carried a cursor (or page number) that did not fit: the first page is shown.
+    # The address carried a cursor that did not fit: the first page is shown.
     cursor_ignored: bool = False
 
     def __iter__(self):
@@ -167,7 +167,7 @@ def _python_type(model, key: str) -> type:
     """int for an integer column (a key, a foreign key), else str."""
     from django.db import models
 
-    field_ = model._meta.get_field(key.removesuffix("_id") if key.endswith("_id") else key)
+    field_ = model._meta.get_field(key.removesuffix("_id"))
     if isinstance(field_, models.ForeignKey):
         field_ = field_.target_field
     return int if isinstance(field_, (models.IntegerField, models.AutoField)) else str
