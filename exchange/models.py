@@ -47,6 +47,9 @@ class ImportBatch(models.Model):
     # Large files: a digest of what the register told the checks across rows (see
     # exchange.bulk); the import repeats those checks only when it has changed.
     register_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
+    # What the import changes in records already in the register: per updated row,
+    # {"sheet", "row", "code", "name", "changes": [[column, before, after], ...]}.
+    changes = models.JSONField(_("changes"), default=list, blank=True, editable=False)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
 
@@ -107,6 +110,8 @@ class StagedRow(models.Model):
     # No index of its own: the walk index below begins with the batch.
     batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=12)
+    # Which table of the file (0, 1, …): a yes/no column is read per table (see importer.YES_NO_COLUMNS).
+    part = models.PositiveSmallIntegerField(default=0)
     row = models.PositiveIntegerField()
     # "<commune code>|<household code>": rows of one household sort together.
     sort_key = models.CharField(max_length=40)
@@ -131,7 +136,8 @@ class StagedRow(models.Model):
     village_key = models.TextField(blank=True, default="")
     area = models.CharField(max_length=5, blank=True, default="")
     is_farm = models.BooleanField(null=True)
-    phone = models.CharField(max_length=40, blank=True, default="")
+    # NULL: the row states nothing (no column, an empty cell); "": the row clears it.
+    phone = models.CharField(max_length=40, null=True, blank=True, default="")
     merit = models.BooleanField(null=True)
     social = models.BooleanField(null=True)
     classification = models.CharField(max_length=10, blank=True, default="")
@@ -139,7 +145,7 @@ class StagedRow(models.Model):
     sex = models.CharField(max_length=6, blank=True, default="")
     birth_date = models.DateField(null=True)
     birth_year = models.SmallIntegerField(null=True)
-    pid = models.CharField(max_length=12, blank=True, default="")
+    pid = models.CharField(max_length=12, null=True, blank=True, default="")  # NULL, "" as the phone
     pid_legacy = models.BooleanField(null=True)
     masked_id = models.CharField(max_length=40, blank=True, default="")
     ethnicity_id = models.IntegerField(null=True)

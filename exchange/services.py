@@ -159,6 +159,7 @@ def check_batch(batch_id: int) -> ImportBatch:
             else:
                 plan = importer.plan_import(tables, batch.created_by, progress=report)
                 issues, counts, rows = plan.issues, plan.counts(), plan.rows
+                batch.changes = plan.changes(importer.LISTED_CHANGES)
     except ReadError as exc:
         batch.status, batch.error = ImportBatch.Status.REJECTED, str(exc)
         batch.finished_at = timezone.now()
@@ -225,6 +226,7 @@ def import_batch(batch_id: int) -> ImportBatch:
             with batch_tables(batch) as tables:
                 plan = importer.plan_import(_describe(batch, tables), batch.created_by)
             issues, counts, rows = plan.issues, plan.counts(), plan.rows
+            batch.changes = plan.changes(importer.LISTED_CHANGES)
             if issues and not batch.valid_rows_only:
                 raise bulk.Rejected(issues, counts, rows)
             counts = importer.apply_plan(plan, batch.created_by, batch=batch.reference,

@@ -39,8 +39,8 @@ def media(settings, tmp_path):
 
 def household_row(code="0100", commune="02794", head="Thào A Dê", **extra):
     row = {"Mã xã": commune, "Mã hộ": code, "Thôn": "Thôn Sín Chải", "Họ tên chủ hộ": head,
-           "Khu vực": "Nông thôn", "Hộ làm nông, lâm, ngư, diêm nghiệp": "Có", "Phân loại": "Hộ nghèo",
-           "Năm phân loại": "2025", "Hộ có người có công": "Không", "Hộ bảo trợ xã hội": "Không"}
+           "Khu vực": "Nông thôn", "Hộ làm nông, lâm, ngư, diêm nghiệp": "Có", "Phân loại": "",
+           "Năm phân loại": "", "Hộ có người có công": "Không", "Hộ bảo trợ xã hội": "Không"}
     return {**row, **extra}
 
 

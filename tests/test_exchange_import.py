@@ -24,8 +24,8 @@ MEMBER_HEADERS = [c.header for c in MEMBERS.columns]
 
 def household_row(code="0100", commune="02794", village="Thôn Sín Chải", head="Thào A Dê", **extra):
     row = {"Mã xã": commune, "Mã hộ": code, "Thôn": village, "Họ tên chủ hộ": head, "Khu vực": "Nông thôn",
-           "Hộ làm nông, lâm, ngư, diêm nghiệp": "Có", "Số điện thoại": "", "Phân loại": "Hộ nghèo",
-           "Năm phân loại": "2025", "Hộ có người có công": "Không", "Hộ bảo trợ xã hội": "Không"}
+           "Hộ làm nông, lâm, ngư, diêm nghiệp": "Có", "Số điện thoại": "", "Phân loại": "",
+           "Năm phân loại": "", "Hộ có người có công": "Không", "Hộ bảo trợ xã hội": "Không"}
     row.update(extra)
     return row
 
@@ -101,7 +101,7 @@ def test_a_new_household_with_members_is_created_with_an_audit_trail_linked_to_t
     assert (batch.created, batch.updated, batch.unchanged, batch.rejected) == (4, 0, 0, 0)
     household = Household.objects.get(commune=world.tathang, code="0100")
     assert household.head_name == "Thào A Dê" and household.member_count == 3
-    assert household.village.name == "Thôn Sín Chải" and household.classification == "poor"
+    assert household.village.name == "Thôn Sín Chải" and household.classification == "none"
     assert "thao a de" in household.search_text and household.is_ethnic_minority
     spouse = household.members.get(relation="spouse")
     assert spouse.birth_date.isoformat() == "1983-03-12" and spouse.birth_year == 1983
