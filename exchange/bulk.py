@@ -475,7 +475,7 @@ def _cells(record: tuple, communes: dict[int, str], ethnicities: dict[int, str])
     if kind == "households":
         cells = {"ma_xa": communes[commune_id], "ma_ho": code, "thon": village, "chu_ho": name, "khu_vuc": area,
                  "nong_nghiep": is_farm, "dien_thoai": importer.CLEAR if phone == "" else phone,
-                 "phan_loai": classification, "nam_phan_loai": classification_year,
+                 "phan_loai": codec.format_classification(classification), "nam_phan_loai": classification_year,
                  "nguoi_co_cong": merit, "bao_tro_xa_hoi": social}
     else:
         cells = {"ma_xa": communes[commune_id], "ma_ho": code, "ho_ten": name, "gioi_tinh": sex,
