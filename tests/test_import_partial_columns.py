@@ -202,17 +202,6 @@ def test_a_yes_no_column_ticked_with_x_reads_empty_cells_as_no_and_others_keep(w
     assert other.has_meritorious_member and not other.is_social_protection
 
 
-def test_a_full_export_with_changed_cells_still_writes_them(world, poor, both_paths):
-    """The other side of "absent changes nothing": what a file does state is written."""
-    row = household_cells(**{"Khu vực": "Nông thôn", "Hộ làm nông, lâm, ngư, diêm nghiệp": "Không",
-                             "Số điện thoại": "0987654321", "Phân loại": "Hộ nghèo", "Năm phân loại": "2024",
-                             "Hộ có người có công": "Có", "Hộ bảo trợ xã hội": "Có"})
-    batch = done(run(world.officer, book_bytes((HOUSEHOLD_HEADERS, [row]), None)))
-    assert batch.updated == 1
-    poor.refresh_from_db()
-    assert poor.phone == "0987654321" and not poor.is_farm and poor.classification == "poor"
-
-
 # -- what the report shows ----------------------------------------------------------------
 
 
