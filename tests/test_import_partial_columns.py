@@ -15,6 +15,7 @@ import io
 import pytest
 import tablib
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
 from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -227,6 +228,16 @@ def test_the_check_report_lists_each_changed_field_before_and_after(world, poor,
     assert "<del>Có</del> → <ins>Không</ins>" in html
 
 
+def test_the_import_command_dry_run_lists_each_changed_field(world, poor, tmp_path, capsys):
+    path = tmp_path / "ds.xlsx"
+    path.write_bytes(book_bytes(([*REQUIRED_HOUSEHOLD, "Số điện thoại"], [household_cells(**{"Số điện thoại": "-"})]),
+                                None))
+    call_command("import_file", str(path), "--user", "officer", "--dry-run")
+    assert "Hộ gia đình · row 2 · 0200 Thào Văn Lử: Số điện thoại: 0912345678 → –" in capsys.readouterr().out
+    poor.refresh_from_db()
+    assert poor.phone == "0912345678"
+
+
 def test_the_admin_preview_lists_each_changed_field_before_and_after(world, poor, client,
                                                                      django_capture_on_commit_callbacks):
     client.force_login(world.officer)
@@ -350,7 +361,7 @@ def _exported(kind, user):
 @given(dropped_households=st.sets(st.sampled_from(OPTIONAL_HOUSEHOLD)),
        dropped_members=st.sets(st.sampled_from(OPTIONAL_MEMBER)),
        blanked=st.sets(st.tuples(st.sampled_from(sorted(BLANKABLE)), st.integers(0, 3))))
-def test_an_export_imported_back_without_any_optional_columns_changes_nothing(world, poor,
+def test_an_export_imported_back_without_any_optional_columns_changes_nothing(world, poor, both_paths,
                                                                               dropped_households, dropped_members,
                                                                               blanked):
     households_headers, households = _exported("households", world.officer)
