@@ -456,15 +456,18 @@ def import_batch(batch_id: int) -> ImportBatch:
     started_at = batch.started_at
     issues, counts, rows = [], {}, 0
     try:
-        with transaction.atomic():
-            if bulk.is_large(batch):
+        if bulk.is_large(batch):
+            with transaction.atomic():
                 issues, counts, rows = bulk.run(batch, _reporter(batch, "write"))
-            else:
-                with batch_tables(batch) as tables:
-                    plan = importer.plan_import(_describe(batch, tables), batch.created_by)
-                issues, counts, rows = plan.issues, plan.counts(), plan.rows
-                if issues and not batch.valid_rows_only:
-                    raise bulk.Rejected(issues, counts, rows)
+        else:
+            # Planning only reads; the write is one transaction, so a failure at any row
+            # (or after the last) leaves nothing of the file in the register.
+            with batch_tables(batch) as tables:
+                plan = importer.plan_import(_describe(batch, tables), batch.created_by)
+            issues, counts, rows = plan.issues, plan.counts(), plan.rows
+            if issues and not batch.valid_rows_only:
+                raise bulk.Rejected(issues, counts, rows)
+            with transaction.atomic():
                 counts = importer.apply_plan(plan, batch.created_by, batch=batch.reference,
                                              progress=_reporter(batch, "write"))
         outcome, error = ImportBatch.Status.DONE, ""

@@ -7,6 +7,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from django.conf import settings
 from django.db import DataError, close_old_connections, connection
 from django.urls import reverse
 from django.utils import timezone
@@ -76,6 +77,7 @@ def test_confirming_an_import_whose_write_fails_answers_a_page_not_a_500(world, 
     batch = checked(world.officer, good_file())
     failing_write(monkeypatch)
     client = login(world.officer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     with django_capture_on_commit_callbacks(execute=True):  # the task runs at once, as without a broker
         response = client.post(reverse("exchange:confirm", args=[batch.pk]))
     assert response.status_code == 302 and response.url == batch.get_absolute_url()
@@ -153,7 +155,9 @@ def test_a_run_with_recent_signs_of_life_is_not_reclaimed(world, settings):
 def test_a_stale_run_is_shown_failed_on_its_page(world, settings, login):
     settings.IMPORT_STALE_SECONDS = 3600
     batch = left_running(world, minutes_ago=120)
-    html = login(world.officer).get(batch.get_absolute_url()).content.decode()
+    client = login(world.officer)
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    html = client.get(batch.get_absolute_url()).content.decode()
     assert "the background worker ended" in html
     assert ImportBatch.objects.get(pk=batch.pk).status == ImportBatch.Status.FAILED
 

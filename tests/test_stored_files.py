@@ -26,9 +26,10 @@ from .test_exchange_interventions import csv_format_index, programs, support_row
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):
+def media(settings, tmp_path, client):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.IMPORT_EXPORT_TMP_DIR = str(tmp_path / "import-tmp")
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"  # pages in English, as the messages below
 
 
 def checked(user, data: bytes, name="ds.xlsx") -> ImportBatch:
