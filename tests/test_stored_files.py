@@ -249,3 +249,22 @@ def test_unconfirmed_temporary_files_are_removed_after_a_day():
     fresh.save(b"data")
     assert tmp_storage.remove_old_files() == 1
     assert not old.exists() and (Path(tmp_storage.directory()) / fresh.name).exists()
+
+
+def test_imports_made_before_batches_recorded_their_communes_get_them_from_their_audit_events(world):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    from .test_exchange_import import run
+
+    backfill = import_module("exchange.migrations.0011_backfill_batch_communes").backfill
+    imported = run(world.province_admin, workbook_bytes([household_row(commune="02701")], [
+        dict(GOOD_MEMBERS[0], **{"Mã xã": "02701"})]))
+    assert imported.status == ImportBatch.Status.DONE
+    checked_only = checked(world.officer, with_a_rejected_row())
+    for batch in (imported, checked_only):
+        batch.communes.clear()
+    backfill(apps, None)
+    assert list(imported.communes.all()) == [world.yty]
+    assert list(checked_only.communes.all()) == [world.tathang]
