@@ -190,19 +190,20 @@ def test_report_pack_files_past_the_retention_period_are_removed_and_the_records
 
 # -- the admin's temporary import files ----------------------------------------------------------
 
-def process_import(client, name):
-    return client.post(reverse("admin:programs_intervention_process_import"), {
+def process_import(client, name, model="programs_intervention"):
+    return client.post(reverse(f"admin:{model}_process_import"), {
         "import_file_name": name, "original_file_name": "ho-tro.csv", "format": csv_format_index(),
         "resource": 0}, follow=True)
 
 
-def test_admin_import_refuses_a_crafted_temporary_file_name(world, client, tmp_path):
+@pytest.mark.parametrize("model", ["programs_intervention", "reviews_survey"])
+def test_admin_import_refuses_a_crafted_temporary_file_name(world, client, tmp_path, model):
     victim = tmp_path / "victim.csv"
     victim.write_text("Mã xã\n02794\n")
     client.force_login(world.officer)
     for name in (str(victim), "../" * 8 + str(victim).lstrip("/"), "../../etc/passwd"):
-        response = process_import(client, name)
-        assert response.redirect_chain[0][0] == reverse("admin:programs_intervention_import")
+        response = process_import(client, name, model)
+        assert response.redirect_chain[0][0] == reverse(f"admin:{model}_import")
         assert "cannot be confirmed" in response.content.decode()
     assert victim.exists()
 
