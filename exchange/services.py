@@ -209,8 +209,9 @@ def reclaim_stale(batch_id: int) -> bool:
         batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is None or not is_stale(batch):
             return False
-        _fail(batch, _stale_reason(batch.status))
-    logger.warning("Import %s was left %s by a worker that ended; marked failed", batch_id, batch.status)
+        left = batch.status
+        _fail(batch, _stale_reason(left))
+    logger.warning("Import %s was left %s with no sign of life; marked failed", batch_id, left)
     return True
 
 
