@@ -11,11 +11,10 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin
 from core.models import AuditEvent
-from exchange.admin import ExchangeAdminMixin
+from exchange.admin import ExchangeAdminMixin, ExchangeImportMixin
 from exchange.resources import FORMATS, InterventionResource
 
 from . import services
@@ -89,7 +88,7 @@ class CancelActionForm(ActionForm):
 
 
 @admin.register(Intervention)
-class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
+class InterventionAdmin(ExchangeImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     """Exported as the "Hỗ trợ" sheet, and such a sheet imported with import-export's
     preview and confirmation, each new row written by `services.record_intervention`
     (see `exchange.resources.InterventionResource`)."""

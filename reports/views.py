@@ -233,8 +233,11 @@ def pack_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def pack_download(request: HttpRequest, pk: int) -> FileResponse:
+def pack_download(request: HttpRequest, pk: int) -> HttpResponse:
     found = _pack_or_404(request, pk)
+    if found.file_removed_at is not None:
+        messages.error(request, pack.removed_message())
+        return redirect(found)
     if found.status != ReportPack.Status.DONE or not found.file:
         raise Http404(_("This report pack is not ready."))
     try:

@@ -14,11 +14,10 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.scoping import communes_for
-from exchange.admin import ExchangeAdminMixin
+from exchange.admin import ExchangeAdminMixin, ExchangeImportMixin
 from exchange.resources import FORMATS, SurveyResource
 
 from . import services
@@ -233,7 +232,7 @@ class ReviewReadOnlyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Survey)
-class SurveyAdmin(ImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
+class SurveyAdmin(ExchangeImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
     """Looked at here; exported as the Phiếu B sheet, and a Phiếu B sheet imported
     with import-export's preview and confirmation, each row written by
     `services.record_survey` (see `exchange.resources.SurveyResource`)."""

@@ -334,6 +334,9 @@ APP_URLS = {
     "exchange:rejected": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:confirm": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
     "exchange:cancel": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "exchange:recheck": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    # The uploaded file itself: only through this view, for its uploader while its communes stay in the area.
+    "exchange:file": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     # The exchange format in the admin: export for everyone with a role, import for
     # the roles that may import (services.can_import), a batch only for its uploader.
     "admin:households_household_export": (None, by_role(302, 200, 200, 200, 200), None),
@@ -472,10 +475,12 @@ def matrix_world(world, settings, tmp_path):
     for commune in (world.tathang, world.lapantan, world.yty, world.other_commune, world.commune2025):
         summaries.refresh_commune(commune.pk)
     for user in (world.officer, world.officer2, world.reviewer, world.province_admin, world.superuser):
-        ImportBatch.objects.create(
+        made = ImportBatch.objects.create(
             created_by=user, file=ContentFile(CSV, name="ds.csv"), file_name="ds.csv",
             sha256="0" * 64, size=len(CSV), status=ImportBatch.Status.VALIDATED, rejected=1,
         )
+        # The communes the check found in the file: inside each uploader's area.
+        made.communes.set([world.yty if user == world.officer2 else world.tathang])
     # A round in every commune the matrix tries (open, surveyed, one meeting, one
     # complaint, one request), and last year's round of Tả Thàng decided.
     world.reviews = build_reviews(world)
