@@ -35,6 +35,7 @@ import ipaddress
 import logging
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
@@ -116,6 +117,12 @@ def reserve(username: str, address: str) -> bool:
     return True
 
 
+def release(username: str, address: str) -> None:
+    """Give back a reserved attempt that was never decided."""
+    for key, _limit in _counters(username, address):
+        _give_back(key)
+
+
 def record_failure(username: str, address: str) -> None:
     """Keep the attempt's places and hold every counter for the lock period from now."""
     for key, _limit in _counters(username, address):
@@ -141,7 +148,7 @@ class ThrottledModelBackend(ModelBackend):
 
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None:
-            username = kwargs.get(self.get_user_model_username_field())
+            username = kwargs.get(get_user_model().USERNAME_FIELD)
         if username is None or password is None:
             return None
         address = client_address(request)
@@ -150,15 +157,14 @@ class ThrottledModelBackend(ModelBackend):
                 setattr(request, LOCKED_ATTRIBUTE, True)
             logger.warning("Sign-in refused while locked: user name %r from %s", username, address)
             raise PermissionDenied
-        user = super().authenticate(request, username=username, password=password, **kwargs)
+        try:
+            user = super().authenticate(request, username=username, password=password, **kwargs)
+        except BaseException:  # the database failed, not the password: the attempt counts for nothing
+            release(username, address)
+            raise
         if user is None:
             record_failure(username, address)
         else:
             record_success(username, address)
         return user
 
-    @staticmethod
-    def get_user_model_username_field() -> str:
-        from django.contrib.auth import get_user_model
-
-        return get_user_model().USERNAME_FIELD
