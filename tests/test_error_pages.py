@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from django.core.exceptions import PermissionDenied
-from django.test import RequestFactory
-from django.urls import path
+from django.test import Client, RequestFactory
+from django.urls import path, reverse
 from django.utils import translation
 from django.views.defaults import server_error
 
@@ -83,3 +83,11 @@ def test_server_error_page_is_vietnamese_and_in_the_site_layout(db):
     page = response.content.decode()
     assert response.status_code == 500
     assert "Đã xảy ra lỗi" in page and 'class="navbar' in page
+
+
+def test_a_form_sent_without_its_security_token_gets_a_vietnamese_page(db):
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(reverse("login"), {"username": "officer", "password": "x"})
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert "Biểu mẫu đã hết hạn" in page and "CSRF verification failed" not in page
