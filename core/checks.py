@@ -10,11 +10,13 @@ def sign_in_throttle_cache(app_configs, **kwargs):
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend in ATOMIC_INCR_CACHES:
         return []
-    return [Error(
-        f"The default cache ({backend}) does not increment atomically; the sign-in throttle needs it to.",
-        hint="Use Redis (REDIS_URL) or, on one process, the local-memory cache.",
-        id="core.E001",
-    )]
+    return [
+        Error(
+            f"The default cache ({backend}) does not increment atomically; the sign-in throttle needs it to.",
+            hint="Use Redis (REDIS_URL) or, on one process, the local-memory cache.",
+            id="core.E001",
+        )
+    ]
 
 
 @register(deploy=True)
@@ -23,8 +25,10 @@ def sign_in_throttle_shared_cache(app_configs, **kwargs):
     backend = settings.CACHES.get("default", {}).get("BACKEND", "")
     if backend != "django.core.cache.backends.locmem.LocMemCache":
         return []
-    return [Warning(
-        "The sign-in throttle counts in the local-memory cache, which each server process keeps for itself.",
-        hint="Set REDIS_URL so that every process shares one count.",
-        id="core.W001",
-    )]
+    return [
+        Warning(
+            "The sign-in throttle counts in the local-memory cache, which each server process keeps for itself.",
+            hint="Set REDIS_URL so that every process shares one count.",
+            id="core.W001",
+        )
+    ]

@@ -13,14 +13,42 @@ from django.utils.translation import gettext as _
 
 from .text import fold
 
-WORDS = frozenset({
-    # "password", "I love you", greetings and the like
-    "matkhau", "mk", "anhyeuem", "emyeuanh", "yeuem", "yeuanh", "xinchao", "hello",
-    # the country, large cities and this application's own words
-    "vietnam", "hanoi", "saigon", "hochiminh", "danang", "laocai", "muongkhuong", "batxat",
-    "hongheo", "hocanngheo", "rasoat", "rasoathongheo", "ngheo", "canngheo",
-    "admin", "quantri", "quantrivien", "canbo", "canboxa", "demo", "test", "user",
-})
+WORDS = frozenset(
+    {
+        # "password", "I love you", greetings and the like
+        "matkhau",
+        "mk",
+        "anhyeuem",
+        "emyeuanh",
+        "yeuem",
+        "yeuanh",
+        "xinchao",
+        "hello",
+        # the country, large cities and this application's own words
+        "vietnam",
+        "hanoi",
+        "saigon",
+        "hochiminh",
+        "danang",
+        "laocai",
+        "muongkhuong",
+        "batxat",
+        "hongheo",
+        "hocanngheo",
+        "rasoat",
+        "rasoathongheo",
+        "ngheo",
+        "canngheo",
+        "admin",
+        "quantri",
+        "quantrivien",
+        "canbo",
+        "canboxa",
+        "demo",
+        "test",
+        "user",
+    }
+)
 _SEPARATORS = re.compile(r"[\W_]+")
 _EDGE_DIGITS = re.compile(r"^\d+|\d+$")
 

@@ -167,4 +167,3 @@ class ThrottledModelBackend(ModelBackend):
         else:
             record_success(username, address)
         return user
-

@@ -26,6 +26,7 @@ urlpatterns = [
 def deny():
     raise PermissionDenied("Denied for a reason.")
 
+
 PROBE = """
 import json
 from django.test import Client
@@ -40,10 +41,15 @@ print(json.dumps({"debug": settings.DEBUG, "status": missing.status_code,
 
 def run_development_server_probe(tmp_path, **env_extra):
     env = {k: v for k, v in os.environ.items() if k not in ("DEBUG", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update({"DJANGO_SETTINGS_MODULE": "config.settings.development",
-                "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}", **env_extra})
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", PROBE], cwd=ROOT, env=env,  # noqa: S603
-                            capture_output=True, text=True, timeout=120, check=False)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings.development",
+            "DATABASE_URL": f"sqlite:///{tmp_path / 'dev.sqlite3'}",
+            **env_extra,
+        }
+    )
+    command = [sys.executable, "manage.py", "shell", "-c", PROBE]
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False)  # noqa: S603 (our own manage.py)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 

@@ -26,8 +26,7 @@ SIGN_IN = {"page": "login", "admin": "admin:login"}
 
 
 def sign_in(client, door, username, password, address="127.0.0.1"):
-    return client.post(reverse(SIGN_IN[door]), {"username": username, "password": password},
-                       REMOTE_ADDR=address)
+    return client.post(reverse(SIGN_IN[door]), {"username": username, "password": password}, REMOTE_ADDR=address)
 
 
 def signed_in(client) -> bool:
@@ -126,20 +125,24 @@ def test_a_success_clears_the_count_for_that_user_name(world, client):
 def test_the_forwarded_for_header_is_honoured_only_when_a_trusted_proxy_is_configured(world, client):
     # Not configured: a client writing its own X-Forwarded-For gets no fresh count per value.
     for i in range(settings.LOGIN_FAILURE_LIMIT):
-        client.post(reverse("login"), {"username": "officer", "password": "wrong-password"},
-                    HTTP_X_FORWARDED_FOR=f"192.0.2.{i}")
-    response = client.post(reverse("login"), {"username": "officer", "password": PASSWORD},
-                           HTTP_X_FORWARDED_FOR="192.0.2.200")
+        client.post(
+            reverse("login"), {"username": "officer", "password": "wrong-password"}, HTTP_X_FORWARDED_FOR=f"192.0.2.{i}"
+        )
+    response = client.post(
+        reverse("login"), {"username": "officer", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="192.0.2.200"
+    )
     assert not signed_in(client) and refused_as_locked(response)
     # Configured: every request comes from the proxy, and two offices behind it are counted apart.
     proxy = "10.0.0.2"
     office_a, office_b = Client(REMOTE_ADDR=proxy), Client(REMOTE_ADDR=proxy)
     with override_settings(TRUSTED_PROXY_HEADER="HTTP_X_FORWARDED_FOR"):
         for _ in range(settings.LOGIN_FAILURE_LIMIT):
-            office_a.post(reverse("login"), {"username": "officer2", "password": "x"},
-                          HTTP_X_FORWARDED_FOR="203.0.113.7")
-        response = office_b.post(reverse("login"), {"username": "officer2", "password": PASSWORD},
-                                 HTTP_X_FORWARDED_FOR="198.51.100.4")
+            office_a.post(
+                reverse("login"), {"username": "officer2", "password": "x"}, HTTP_X_FORWARDED_FOR="203.0.113.7"
+            )
+        response = office_b.post(
+            reverse("login"), {"username": "officer2", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.4"
+        )
     assert response.status_code == 302
 
 
@@ -161,8 +164,13 @@ def _redis_cache():
     url = os.environ.get("REDIS_URL")
     if not url:
         pytest.skip("REDIS_URL is not set")
-    return {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": url,
-                        "KEY_PREFIX": f"test-sign-in-{uuid.uuid4().hex}"}}
+    return {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": url,
+            "KEY_PREFIX": f"test-sign-in-{uuid.uuid4().hex}",
+        }
+    }
 
 
 @pytest.mark.parametrize("cache_kind", ["locmem", "redis"])
@@ -208,8 +216,9 @@ def test_forty_parallel_wrong_passwords_have_at_most_the_limit_checked(monkeypat
 
 
 def test_a_database_cache_is_reported_as_unfit_for_the_throttle():
-    with override_settings(CACHES={"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache",
-                                               "LOCATION": "cache_table"}}):
+    with override_settings(
+        CACHES={"default": {"BACKEND": "django.core.cache.backends.db.DatabaseCache", "LOCATION": "cache_table"}}
+    ):
         assert "core.E001" in {message.id for message in run_checks()}
     assert "core.E001" not in {message.id for message in run_checks()}
 
@@ -223,6 +232,7 @@ def test_short_and_common_passwords_are_refused_and_a_long_uncommon_one_accepted
 
 def test_the_password_change_form_refuses_a_short_or_common_password(world):
     for password in ("Tr4mxq7zk", "matkhau@123"):
-        form = PasswordChangeForm(world.officer, {"old_password": PASSWORD, "new_password1": password,
-                                                  "new_password2": password})
+        form = PasswordChangeForm(
+            world.officer, {"old_password": PASSWORD, "new_password1": password, "new_password2": password}
+        )
         assert not form.is_valid() and "new_password2" in form.errors
