@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, env_extra):
-    unset = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    unset = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL", "CELERY_BROKER_URL")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(env_extra)
     command = [sys.executable, "manage.py", *args]
@@ -29,14 +29,24 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "k7#Qz!x2Lp9@vR4m*Tn8&Yb6^Wc3(Hd5)Jf1-Gs0=Ua+Ie_Oo~Pq|Ar<Bt>Cu?Dv",
+    "ALLOWED_HOSTS": "poverty.example.org",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
 def test_production_settings_pass_the_deployment_check_without_warnings():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra={
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "k7#Qz!x2Lp9@vR4m*Tn8&Yb6^Wc3(Hd5)Jf1-Gs0=Ua+Ie_Oo~Pq|Ar<Bt>Cu?Dv",
-        "ALLOWED_HOSTS": "poverty.example.org",
-    })
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_deployment_check_warns_when_each_process_would_count_sign_in_failures_alone():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra={**PRODUCTION, "REDIS_URL": ""})
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr + result.stdout
 
 
 def test_sessions_expire_when_idle_and_when_the_browser_closes():

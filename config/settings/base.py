@@ -94,10 +94,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
+# Every way to sign in (the sign-in page, the admin's, any later API) goes through
+# this backend and so through one throttle (core.throttle).
+AUTHENTICATION_BACKENDS = ["core.throttle.ThrottledModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "core.passwords.LocalCommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
@@ -112,10 +117,20 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 
-# Login throttling (core.throttle): after this many failures for one user name
-# or one address, further attempts are refused for the lock period.
+# Sign-in throttling (core.throttle). Failures are counted for a user name from one
+# address (LOGIN_FAILURE_LIMIT), for a user name from every address, and for one
+# address over every user name (0 turns that one off); past its limit a counter
+# refuses attempts until LOGIN_LOCK_SECONDS after its last failure. The cache must
+# increment atomically and be shared by every process: Redis in production.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_USER_FAILURE_LIMIT = env.int("LOGIN_USER_FAILURE_LIMIT", default=10)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=15 * 60)
+# Behind a reverse proxy: the request header (as in request.META) that carries the
+# client address, e.g. HTTP_X_FORWARDED_FOR, and how many proxies append to it.
+# Empty: the connection's address (REMOTE_ADDR), and the header is ignored.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Vietnamese first, English second.
 LANGUAGE_CODE = "vi"
