@@ -48,6 +48,8 @@ class ReasonActionForm(ActionForm):
 class MemberInlineFormSet(forms.BaseInlineFormSet):
     """The same member rules as the application's form: one head, valid IDs."""
 
+    actor = None  # the user saving, set by MemberInline.get_formset
+
     def clean(self):
         super().clean()
         if any(self.errors):
@@ -69,6 +71,15 @@ class MemberInlineFormSet(forms.BaseInlineFormSet):
             heads += data.get("relation") == Member.Relation.HEAD
         if not any(self.errors) and heads != 1:
             raise ValidationError(_("A household has exactly one head; this one has %(count)d.") % {"count": heads})
+        if not any(self.errors):
+            # Personal IDs held by another household: refused here with the service's message
+            # (which names no household outside the user's area), not at save time.
+            rows = [services.MemberInput(values=form.cleaned_data) for form in self.forms
+                    if getattr(form, "cleaned_data", None)]
+            try:
+                services.check_members(rows, self.instance if self.instance.pk else None, self.actor)
+            except ValidationError as exc:
+                raise ValidationError(exc.messages) from exc
 
 
 class MemberInline(admin.TabularInline):
@@ -80,6 +91,10 @@ class MemberInline(admin.TabularInline):
     can_delete = False
 
     personal_id_masked = staticmethod(personal_id_masked)
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"actor": request.user})
 
     def get_fields(self, request, obj=None):
         return _with_masked_id(request, self.fields)

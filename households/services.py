@@ -179,7 +179,7 @@ def personal_id_taken_message(pid: str, *, code: str, commune_code: str, in_area
              "the province must resolve it.") % {"pid": pid}
 
 
-def _check_members(rows: Sequence[MemberInput], household: Household | None, actor) -> None:
+def check_members(rows: Sequence[MemberInput], household: Household | None, actor) -> None:
     """One head, no personal ID twice, none used by a member of another household."""
     current = [row for row in rows if not row.archive_reason]
     if not current:
@@ -388,7 +388,7 @@ def save_household(
         for row in rows:
             if row.member is not None and row.member.household_id != household.pk:
                 raise PermissionDenied(_("A member of another household was submitted."))
-    _check_members(rows, household, actor)
+    check_members(rows, household, actor)
     code = cleaned.get("code") or (household.code if household else next_household_code(commune))
     clash = Household.objects.filter(commune=commune, code=code)
     if household is not None:
@@ -549,7 +549,7 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
                     member=row.member, archive_reason=row.archive_reason)
         for row in rows
     ]
-    _check_members([*cleaned, *untouched], locked, actor)
+    check_members([*cleaned, *untouched], locked, actor)
     pending = _Pending()
     _save_member_rows(locked, cleaned, pending, actor)
     before = snapshot(locked, HOUSEHOLD_FIELDS)

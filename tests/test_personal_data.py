@@ -222,3 +222,30 @@ def test_an_officer_sees_only_their_own_reads_even_in_their_commune(world, clien
     client.force_login(world.officer)
     page = client.get(reverse("admin:core_personaldataaccess_changelist"))
     assert other.pk not in {e.pk for e in page.context["cl"].result_list}
+
+
+def test_admin_household_form_refuses_an_id_held_outside_without_naming_the_household(world, client):
+    give_id(world.household_lapantan, OUTSIDE_ID)
+    client.force_login(world.officer)
+    client.cookies["django_language"] = "en"
+    h = world.household
+    members = list(h.members.order_by("pk"))
+    data = {
+        "village": h.village_id, "code": h.code, "area": h.area, "classification": "poor",
+        "classification_year": "2025", "expected_version": h.version,
+        "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": str(len(members)),
+        "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
+    }
+    for i, m in enumerate(members):
+        data.update({
+            f"members-{i}-id": m.pk, f"members-{i}-household": h.pk, f"members-{i}-full_name": m.full_name,
+            f"members-{i}-sex": m.sex, f"members-{i}-birth_year": m.birth_year,
+            f"members-{i}-personal_id": OUTSIDE_ID if m.relation == "head" else "",
+            f"members-{i}-ethnicity": m.ethnicity_id, f"members-{i}-relation": m.relation,
+        })
+    response = client.post(reverse("admin:households_household_change", args=[h.pk]), data)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "is already registered in another household; the province must resolve it." in body
+    assert "02791" not in body
+    assert not h.members.filter(personal_id=OUTSIDE_ID).exists()
