@@ -249,3 +249,40 @@ def test_admin_household_form_refuses_an_id_held_outside_without_naming_the_hous
     assert "is already registered in another household; the province must resolve it." in body
     assert "02791" not in body
     assert not h.members.filter(personal_id=OUTSIDE_ID).exists()
+
+
+def test_downloading_an_imports_rejected_rows_logs_their_count(world, client):
+    batch = run(world.officer, workbook_bytes([household_row(code="0100", head="Lầu A Chứ")],
+                                              [member_row("Lầu A Chứ", pid="12345")]))
+    assert batch.rejected
+    client.force_login(world.officer)
+    response = client.get(reverse("exchange:rejected", args=[batch.pk]))
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    entry = PersonalDataAccess.objects.get()
+    assert (entry.user, entry.kind, entry.count) == (world.officer, PersonalDataAccess.Kind.REJECTED_ROWS,
+                                                     batch.rejected)
+
+
+@pytest.fixture
+def da5(world):
+    """The housing program, and Tả Thàng's household officially poor last year (so eligible)."""
+    from django.utils import timezone
+
+    from programs.catalog import load_programs
+    from programs.models import Program
+
+    from .review_world import decided_year
+
+    load_programs(Program)
+    decided_year(world.officer, world.reviewer, world.household, timezone.localdate().year - 1)
+    return Program.objects.get(code="DA5", province__isnull=True)
+
+
+def test_exporting_a_programs_eligible_households_logs_their_count(world, client, da5):
+    client.force_login(world.officer)
+    response = client.get(reverse("programs:program_export", args=[da5.pk]), {"format": "csv"})
+    rows = response.content.decode("utf-8-sig").strip().splitlines()[1:]
+    entry = PersonalDataAccess.objects.get()
+    assert (entry.kind, entry.count, entry.detail) == (PersonalDataAccess.Kind.ELIGIBLE_LIST, len(rows), "DA5")
+    assert entry.count > 0
