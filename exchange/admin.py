@@ -37,6 +37,7 @@ from django.utils.translation import gettext_lazy
 from import_export.admin import ExportMixin, ImportMixin
 from import_export.forms import ExportForm
 
+from core import access_log
 from core.admin_scoping import ReadOnlyAdmin
 from households.forms import attach_errors
 
@@ -140,6 +141,14 @@ class ExchangeAdminMixin(ExportMixin):
         # The changelist's filters and search over get_queryset(), itself the
         # scoping path; named again here so that an export can never widen it.
         return super().get_export_queryset(request).for_user(request.user)
+
+    def get_data_for_export(self, request, queryset, **kwargs):
+        data = super().get_data_for_export(request, queryset, **kwargs)
+        # Members carry personal IDs, whole for the people who see them whole (the resource decides).
+        whole_ids = self.model._meta.model_name == "member" and request.user.sees_full_personal_ids
+        access_log.record(request, access_log.Kind.ADMIN_EXPORT, count=len(data), whole_ids=whole_ids,
+                          detail=self.model._meta.label_lower)
+        return data
 
     def get_export_filename(self, request, queryset, file_format):
         resource = self.get_export_resource_classes(request)[0]

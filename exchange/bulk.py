@@ -44,6 +44,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import AuditEvent
+from core.scoping import communes_for
 from core.text import fold
 from geo.models import AdminUnit
 from households import services
@@ -364,10 +365,14 @@ def _cross_checks(batch: ImportBatch, *, analyze: bool = True) -> None:
 
     # Personal IDs that belong to a current member of another household of the register.
     rows = _fetch(
-        f"SELECT s.id, s.pid, h.code FROM {staged} s JOIN {members} m ON m.personal_id = s.pid "  # noqa: S608
-        f"JOIN {households} h ON h.id = m.household_id WHERE {member_ok} AND s.pid <> '' "
-        "AND m.personal_id <> '' AND NOT m.is_archived", [b])
-    _mark([(pk, "members", "so_dinh_danh", pid, importer.id_taken_message(pid, code)) for pk, pid, code in rows])
+        f"SELECT s.id, s.pid, h.code, c.id, c.code FROM {staged} s JOIN {members} m ON m.personal_id = s.pid "  # noqa: S608
+        f"JOIN {households} h ON h.id = m.household_id JOIN {units} c ON c.id = h.commune_id "
+        f"WHERE {member_ok} AND s.pid <> '' AND m.personal_id <> '' AND NOT m.is_archived", [b])
+    in_area = set(communes_for(batch.created_by).filter(pk__in={row[3] for row in rows})
+                  .values_list("pk", flat=True)) if rows else set()
+    _mark([(pk, "members", "so_dinh_danh", pid,
+            importer.id_taken_message(pid, code, commune_code, commune_id in in_area))
+           for pk, pid, code, commune_id, commune_code in rows])
 
     # A hidden ID can only stand for the ID of a stored member; a new household has none.
     rows = _fetch(f"SELECT s.id, s.masked_id FROM {staged} s WHERE {member_ok} AND s.masked_id <> ''", [b])  # noqa: S608

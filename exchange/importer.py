@@ -578,9 +578,9 @@ def no_household_message(code: str, commune_code: str) -> str:
              "“Hộ gia đình” sheet.") % {"code": code, "commune": commune_code}
 
 
-def id_taken_message(pid: str, code: str) -> str:
-    return _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
-        "pid": pid, "code": code}
+def id_taken_message(pid: str, code: str, commune_code: str, in_area: bool) -> str:
+    """The household is named only when it is in the importing user's area (see the service)."""
+    return services.personal_id_taken_message(pid, code=code, commune_code=commune_code, in_area=in_area)
 
 
 def hidden_id_message() -> str:
@@ -613,17 +613,23 @@ def _match_members(plan: Plan, context: _Context) -> None:
     ids = {m.values["personal_id"] for hh in plan.households.values() for m in hh.members
            if m.values.get("personal_id")}
     owners = {
-        pid: (household_id, code)
-        for pid, household_id, code in Member.objects.filter(is_archived=False, personal_id__in=ids)
-        .values_list("personal_id", "household_id", "household__code")
+        pid: (household_id, code, commune_id, commune_code)
+        for pid, household_id, code, commune_id, commune_code
+        in Member.objects.filter(is_archived=False, personal_id__in=ids)
+        .values_list("personal_id", "household_id", "household__code", "household__commune_id",
+                     "household__commune__code")
     } if ids else {}
+    in_area = set(communes_for(context.user).filter(pk__in={o[2] for o in owners.values()})
+                  .values_list("pk", flat=True)) if owners else set()
     for hh_plan in plan.households.values():
         own_pk = hh_plan.household.pk if hh_plan.household else None
         kept = []
         for member_plan in hh_plan.members:
             pid = member_plan.values.get("personal_id")
             if pid and pid in owners and owners[pid][0] != own_pk:
-                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid, id_taken_message(pid, owners[pid][1]))
+                _own, code, commune_id, commune_code = owners[pid]
+                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid,
+                            id_taken_message(pid, code, commune_code, commune_id in in_area))
                 continue
             kept.append(member_plan)
         hh_plan.members = kept

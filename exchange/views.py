@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import access_log
 from households.forms import attach_errors
 
 from . import services
@@ -116,7 +117,28 @@ def batch_rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
         messages.error(request, str(exc))
         return redirect(batch)
     name = batch.file_name.rsplit(".", 1)[0] + " - dong loi.xlsx"
+    access_log.record(request, access_log.Kind.REJECTED_ROWS, count=batch.rejected, detail=batch.file_name)
     return FileResponse(handle, as_attachment=True, filename=name)
+
+
+EXPORT_KINDS = {
+    "households": access_log.Kind.EXPORT_HOUSEHOLDS,
+    "members": access_log.Kind.EXPORT_MEMBERS,
+    "surveys": access_log.Kind.EXPORT_SURVEYS,
+    "lists": access_log.Kind.EXPORT_LISTS,
+}
+
+
+def _log_export(request: HttpRequest, kind: str, *, unit=None, detail: str = ""):
+    """The access log's entry for an export, written once its rows are counted."""
+    # Members are the one sheet with personal IDs; they are whole only for those who see them whole.
+    whole_ids = kind == "members" and request.user.sees_full_personal_ids
+
+    def done(count: int) -> None:
+        access_log.record(request, EXPORT_KINDS[kind], unit=unit, count=count, whole_ids=whole_ids,
+                          detail=detail)
+
+    return done
 
 
 @login_required
@@ -147,9 +169,11 @@ def export_page(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data["kind"] == "lists":
+            detail = " ".join(str(v) for v in (data["year"], data["commune"], data["format"]) if v)
             return lists_response(request.user, ListScope(year=data["year"], commune_code=data["commune"]),
-                                  data["format"])
-        return export_response(request.user, data["kind"], data["format"])
+                                  data["format"], on_done=_log_export(request, "lists", detail=detail))
+        return export_response(request.user, data["kind"], data["format"],
+                               on_done=_log_export(request, data["kind"], detail=data["format"]))
     return render(request, "exchange/export.html", {"form": form})
 
 
@@ -180,4 +204,5 @@ def round_lists(request: HttpRequest, pk: int) -> FileResponse:
     if fmt not in FORMATS:
         raise Http404(_("Unknown format."))
     return lists_response(request.user, ListScope(year=round_.year, round_id=round_.pk), fmt,
-                          commune_code=round_.commune.code)
+                          commune_code=round_.commune.code,
+                          on_done=_log_export(request, "lists", unit=round_.commune, detail=f"{round_.year} {fmt}"))

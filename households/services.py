@@ -163,7 +163,23 @@ def clean_member_values(values: dict[str, Any], *, prefix: str = "", today: date
     return cleaned
 
 
-def _check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
+def personal_id_taken_message(pid: str, *, code: str, commune_code: str, in_area: bool) -> str:
+    """What a user is told when a personal ID already belongs to a current member of another household.
+
+    Inside the user's area the household is named. Outside it nothing is: the form and
+    the import must not tell an officer where in the country a person is registered,
+    or each of them could look up any ID. The province resolves the conflict: a reviewer
+    or a province administrator finds the holder in their area by searching the whole ID
+    in the admin's member list (a logged read).
+    """
+    if in_area:
+        return _("The personal ID %(pid)s already belongs to a member of household %(code)s "
+                 "of commune %(commune)s.") % {"pid": pid, "code": code, "commune": commune_code}
+    return _("The personal ID %(pid)s is already registered in another household; "
+             "the province must resolve it.") % {"pid": pid}
+
+
+def check_members(rows: Sequence[MemberInput], household: Household | None, actor) -> None:
     """One head, no personal ID twice, none used by a member of another household."""
     current = [row for row in rows if not row.archive_reason]
     if not current:
@@ -188,12 +204,12 @@ def _check_members(rows: Sequence[MemberInput], household: Household | None) -> 
         taken = Member.objects.active().filter(personal_id__in=seen.keys())
         if household is not None:
             taken = taken.exclude(household=household)
-        clash = taken.select_related("household").first()
+        clash = taken.select_related("household__commune").first()
         if clash:
-            raise ValidationError({"__all__": [
-                _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
-                    "pid": clash.personal_id, "code": clash.household.code}
-            ]})
+            commune = clash.household.commune
+            in_area = communes_for(actor).filter(pk=commune.pk).exists()
+            raise ValidationError({"__all__": [personal_id_taken_message(
+                clash.personal_id, code=clash.household.code, commune_code=commune.code, in_area=in_area)]})
 
 
 def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[str, Any]:
@@ -372,7 +388,7 @@ def save_household(
         for row in rows:
             if row.member is not None and row.member.household_id != household.pk:
                 raise PermissionDenied(_("A member of another household was submitted."))
-    _check_members(rows, household)
+    check_members(rows, household, actor)
     code = cleaned.get("code") or (household.code if household else next_household_code(commune))
     clash = Household.objects.filter(commune=commune, code=code)
     if household is not None:
@@ -533,7 +549,7 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
                     member=row.member, archive_reason=row.archive_reason)
         for row in rows
     ]
-    _check_members([*cleaned, *untouched], locked)
+    check_members([*cleaned, *untouched], locked, actor)
     pending = _Pending()
     _save_member_rows(locked, cleaned, pending, actor)
     before = snapshot(locked, HOUSEHOLD_FIELDS)

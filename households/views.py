@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
+from core import access_log
 from core.models import AuditEvent
 from core.pagination import KeysetPaginator, page_links
 from core.scoping import communes_for
@@ -65,6 +66,7 @@ def household_list(request: HttpRequest) -> HttpResponse:
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household_or_404(request, pk)
     members = list(household.members.all())
+    _log_whole_ids(request, household, members, access_log.Kind.HOUSEHOLD_PAGE)
     return render(request, "households/household_detail.html", {
         "household": household,
         "members": [m for m in members if not m.is_archived],
@@ -73,6 +75,15 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "full_ids": request.user.sees_full_personal_ids,
         "can_edit": request.user.can_edit_households,
     })
+
+
+def _log_whole_ids(request: HttpRequest, household: Household, members, kind: str) -> None:
+    """Log a page that shows whole personal IDs (one entry, counting the IDs shown)."""
+    if not request.user.sees_full_personal_ids:
+        return
+    shown = sum(1 for m in members if m.personal_id)
+    if shown:
+        access_log.record(request, kind, household=household, count=shown, whole_ids=True)
 
 
 def _member_rows(formset, household: Household | None) -> list[services.MemberInput]:
@@ -121,7 +132,10 @@ def _edit(request: HttpRequest, household: Household | None, commune) -> HttpRes
                 return redirect(saved)
     else:
         form = HouseholdForm(instance=household, commune=commune)
-        initial = [member_initial(m) for m in household.members.all() if not m.is_archived] if household else []
+        current = [m for m in household.members.all() if not m.is_archived] if household else []
+        initial = [member_initial(m) for m in current]
+        if household is not None:
+            _log_whole_ids(request, household, current, access_log.Kind.HOUSEHOLD_FORM)
         formset = MemberFormSet(prefix="members", initial=initial)
     return render(request, "households/household_form.html", {
         "form": form, "formset": formset, "household": household, "commune": commune,

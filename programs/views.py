@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import access_log
 from core.scoping import communes_for
 from exchange.exporter import escape_formula
 from households.selectors import household_for_user
@@ -201,6 +202,7 @@ def program_export(request: HttpRequest, pk: int) -> HttpResponse:
                r.household.get_classification_display(), "; ".join(str(label) for label in r.labels)] for r in rows]
     values = [[escape_formula(v) for v in row] for row in values]
     stem = f"du-dieu-kien-{program.code}-{timezone.localdate():%Y%m%d}"
+    access_log.record(request, access_log.Kind.ELIGIBLE_LIST, unit=commune, count=len(values), detail=program.code)
     if request.GET.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -947,4 +949,5 @@ def report_export(request: HttpRequest, unit: int, year: int) -> HttpResponse:
                 for cell in sheet[sheet.max_row]:
                     cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 50
+    access_log.record(request, access_log.Kind.SUPPORT_REPORT, unit=found, detail=str(year))
     return _xlsx_response(book, f"ho-tro-{found.code}-{year}")

@@ -12,7 +12,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.files.base import ContentFile
 from django.urls import URLResolver, get_resolver, reverse
 
-from core.models import AuditEvent
+from core.models import AuditEvent, PersonalDataAccess
 from exchange.models import ImportBatch
 from households import summaries
 from households.models import CommuneSummary, Ethnicity, Member
@@ -63,6 +63,13 @@ def object_for(model, world, role, inside):
         return CommuneSummary.objects.get(commune=household.commune)
     if model == "auditevent":
         return AuditEvent.objects.filter(household=household).first()
+    if model == "personaldataaccess":
+        # Inside: the role's own read of its household; outside: another user's read of a
+        # household outside (an officer sees only their own reads).
+        reader = USERS[role](world) if inside and role in USERS else world.officer2
+        return PersonalDataAccess.objects.get_or_create(
+            user=reader, unit=household.commune, household=household,
+            kind=PersonalDataAccess.Kind.HOUSEHOLD_PAGE)[0]
     if model == "ethnicity":
         return Ethnicity.objects.first()
     if model == "user":
@@ -142,6 +149,9 @@ ADMIN_MODELS = {
     "households.communesummary": (True, STAFF, []),
     "geo.adminunit": (True, STAFF, []),
     "core.auditevent": (True, STAFF, []),
+    # The log of reads of personal data, written by core.access_log only: read-only, scoped
+    # (a province its province, a reviewer its unit, an officer their own reads).
+    "core.personaldataaccess": (True, STAFF, []),
     "core.user": (False, ["superuser"], ["superuser"]),
     # Scoped by owner: a user's own imports (a superuser: all); read-only.
     "exchange.importbatch": (True, STAFF, []),
