@@ -162,6 +162,7 @@ class PersonalDataAccess(models.Model):
         EXPORT_SURVEYS = "export_surveys", _("Export of surveys")
         EXPORT_LISTS = "export_lists", _("Export of the official lists")
         ADMIN_EXPORT = "admin_export", _("Export from the admin")
+        IMPORT_FILE = "import_file", _("Download of an uploaded import file")
         REJECTED_ROWS = "rejected_rows", _("Download of an import's rejected rows")
         REPORT_TABLE = "report_table", _("Download of a report table")
         REPORT_PACK = "report_pack", _("Download of a report pack")

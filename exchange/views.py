@@ -155,6 +155,7 @@ def batch_file(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, services.removed_message())
         return redirect(batch)
     name = f"{batch.file_name.rsplit('.', 1)[0]}.zip" if batch.is_bundle else batch.file_name
+    access_log.record(request, access_log.Kind.IMPORT_FILE, count=batch.total_rows, detail=batch.file_name)
     return FileResponse(handle, as_attachment=True, filename=name)
 
 

@@ -264,6 +264,18 @@ def test_downloading_an_imports_rejected_rows_logs_their_count(world, client):
                                                      batch.rejected)
 
 
+
+def test_downloading_an_uploaded_import_file_logs_it(world, client):
+    batch = run(world.officer, workbook_bytes([household_row(code="0100", head="Lầu A Chứ")],
+                                              [member_row("Lầu A Chứ", pid="12345")]))
+    client.force_login(world.officer)
+    response = client.get(reverse("exchange:file", args=[batch.pk]))
+    assert response.status_code == 200
+    b"".join(response.streaming_content)
+    entry = PersonalDataAccess.objects.get()
+    assert (entry.user, entry.kind, entry.detail) == (world.officer, PersonalDataAccess.Kind.IMPORT_FILE,
+                                                      batch.file_name)
+
 @pytest.fixture
 def da5(world):
     """The housing program, and Tả Thàng's household officially poor last year (so eligible)."""
