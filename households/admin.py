@@ -125,8 +125,9 @@ class HouseholdAdminForm(forms.ModelForm):
 
     class Meta:
         model = Household
+        # The classification is shown read-only: only a commune decision sets it.
         fields = ("commune", "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
-                  "is_social_protection", "classification", "classification_year")
+                  "is_social_protection")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -162,7 +163,8 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
                    "has_meritorious_member", "is_social_protection")
     search_fields = ("code", "search_text")
     list_select_related = ("commune", "village")
-    readonly_fields = ("head_name", "member_count", "is_ethnic_minority", "is_archived", "archived_reason",
+    readonly_fields = ("classification", "classification_year",
+                       "head_name", "member_count", "is_ethnic_minority", "is_archived", "archived_reason",
                        "archived_at", "archived_by", "version", "created_at", "created_by", "updated_at",
                        "updated_by")
     autocomplete_fields = ("village",)

@@ -579,7 +579,8 @@ class _Builder:
 
         The drawn classification is the latest (recognised in CLASSIFICATION_YEAR);
         the reviews of the two years up to it, run through the services, bring
-        each household there from the classification written here.
+        each household there from the classification written here, which a
+        decision of the year before them recognises (`_ReviewBuilder.lists_in_force`).
         """
         households, per_household = self.generate(communes)
         history = review_history(households)
@@ -883,6 +884,7 @@ class _ReviewBuilder:
         first, second = review_years()
         for commune in self.communes:
             mine = [h for h in households if h.commune_id == commune.pk]
+            self.lists_in_force(commune, first - 1)
             self.official_year(commune, first, {h.pk: self.history[(h.commune_id, h.code)][1] for h in mine})
             repoor = [h for h in mine if self.history[(h.commune_id, h.code)][3]]
             if repoor:
@@ -1023,6 +1025,22 @@ class _ReviewBuilder:
         Survey.objects.filter(round=round_, surveyed_at__isnull=False).update(surveyed_at=_at(surveyed, 10))
         if decided is not None:
             AuditEvent.objects.filter(batch=f"round-{round_.pk}").update(at=_at(decided, 15))
+
+    def lists_in_force(self, commune: AdminUnit, year: int) -> None:
+        """The decision of `year` that recognised the lists the register was entered from, before the
+        commune used the application. The register holds only what a decision recognised: the decision
+        service records every household's classification as its official status (unchanged), so the
+        overview, the household list and the official figures count the same households."""
+        actor = self.officer(commune)
+        decided = date(year, 12, 10)
+        round_ = self.ReviewRound.objects.create(
+            commune=commune, year=year, standard=self.services.standard_for(year, commune),
+            status=self.ReviewRound.Status.APPROVED, opened_by=actor)
+        self.services.record_decision(actor=actor, round_=round_, number="190/QĐ-UBND", decided_on=decided,
+                                      signer=SIGNER)
+        round_.refresh_from_db()
+        self.backdate(round_, opened=date(year, 9, 5), surveyed=decided, decided=decided)
+        self.result.review_rounds += 1
 
     def official_year(self, commune: AdminUnit, year: int, targets: dict[int, str]) -> None:
         actor, reviewer = self.officer(commune), self.reviewer(commune)

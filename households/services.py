@@ -31,10 +31,13 @@ HOUSEHOLD_FIELDS = (
     "commune", "village", "code", "head_name", "area", "is_farm", "phone",
     "has_meritorious_member", "is_social_protection", "classification", "classification_year",
 )
-# The fields a person edits; the rest are derived.
+# The fields a person edits; the rest are derived. The classification is not among them: on the
+# register it is the category recognised by the commune's latest decision (Mẫu 02, Decision
+# 24/2021/QĐ-TTg), written only by the review's decision service, so the overview, the list and the
+# official figures count the same households.
 HOUSEHOLD_EDITABLE = (
     "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
-    "is_social_protection", "classification", "classification_year",
+    "is_social_protection",
 )
 MEMBER_FIELDS = (
     "full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
@@ -224,17 +227,6 @@ def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[s
         errors["village"] = _("The village “%(name)s” is not in this commune.") % {"name": village.name}
     if not cleaned.get("area"):
         cleaned["area"] = Household.Area.URBAN if commune.is_urban else Household.Area.RURAL
-    classification = cleaned.get("classification") or Household.Classification.NONE
-    cleaned["classification"] = classification
-    if classification != Household.Classification.NONE and not cleaned.get("classification_year"):
-        errors["classification_year"] = _("Enter the year this classification was recognised.")
-    year = cleaned.get("classification_year")
-    this_year = timezone.localdate().year
-    if classification != Household.Classification.NONE and year and not 2000 <= year <= this_year + 1:
-        errors["classification_year"] = _("The year classified must be between 2000 and %(year)d.") % {
-            "year": this_year + 1}
-    if classification == Household.Classification.NONE:
-        cleaned["classification_year"] = None
     phone = cleaned.get("phone") or ""
     if phone and not PHONE.match(phone):
         errors["phone"] = _("A phone number has 8 to 15 digits, optionally starting with + "

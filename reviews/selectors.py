@@ -182,3 +182,13 @@ def household_surveys(user, household: Household) -> QuerySet[Survey]:
 def household_statuses(user, household: Household) -> QuerySet[HouseholdStatus]:
     return (HouseholdStatus.objects.for_user(user).filter(household=household).select_related("round")
             .order_by("-year", "-decided_on", "-pk"))
+
+
+def recognising_status(household: Household, statuses) -> HouseholdStatus | None:
+    """The decision behind the household's classification on the register: its latest official status
+    (`statuses` newest first, as `household_statuses` gives them), when the register holds what it
+    recognised; None when no decision recognised the classification."""
+    latest = statuses[0] if statuses else None
+    if latest is not None and latest.category == household.classification:
+        return latest
+    return None

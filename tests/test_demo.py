@@ -345,3 +345,31 @@ def test_the_current_round_is_at_several_steps(seeded):
     # Example Phiếu A rules, labelled as examples.
     rules = ScreeningRule.objects.all()
     assert rules.exists() and all(r.question.endswith("(ví dụ)") for r in rules)
+
+
+@pytest.mark.django_db
+def test_every_classification_on_the_register_is_a_decisions(seeded):
+    from django.contrib.contenttypes.models import ContentType
+    from django.utils import timezone
+
+    from reports.models import Rollup
+    from reviews.models import HouseholdStatus, ReviewRound
+    from reviews.reconcile import reconcile_register
+
+    first, _second = demo.review_years()
+    # The lists in force before the demo's reviews were recognised by a decision of the year before.
+    before = ReviewRound.objects.filter(year=first - 1, kind="periodic", status="decided")
+    assert before.count() == len(demo.COMMUNES)
+    assert set(HouseholdStatus.objects.filter(round__in=before).values_list("movement", flat=True)) == {"unchanged"}
+    latest = {}
+    for household_id, category in HouseholdStatus.objects.order_by(
+            "household_id", "-year", "-decided_on", "-id").values_list("household_id", "category"):
+        latest.setdefault(household_id, category)
+    register = dict(Household.objects.values_list("pk", "classification"))
+    assert register == {pk: latest.get(pk, "none") for pk in register}
+    assert reconcile_register(Household=Household, HouseholdStatus=HouseholdStatus, AuditEvent=AuditEvent,
+                              ContentType=ContentType, CommuneSummary=CommuneSummary) == 0
+    # The overview's numbers are the official figures of the year.
+    for summary in CommuneSummary.objects.filter(commune__households__isnull=False).distinct():
+        figures = Rollup.objects.get(unit=summary.commune, year=timezone.localdate().year, stage="official")
+        assert (summary.poor, summary.near_poor) == (figures.poor_households, figures.near_poor_households)

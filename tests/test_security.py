@@ -75,13 +75,44 @@ def test_successful_login_after_a_few_failures_resets_the_count(world, client):
     assert client.session["_auth_user_id"] == str(world.officer.pk)
 
 
+def admin_change_data(h, **extra):
+    """The admin's change form for a household and its members, as the browser posts it."""
+    members = list(h.members.order_by("pk"))
+    data = {
+        "village": h.village_id, "code": h.code, "area": h.area, "phone": h.phone, "expected_version": h.version,
+        "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": str(len(members)),
+        "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
+    }
+    for i, m in enumerate(members):
+        data.update({
+            f"members-{i}-id": m.pk, f"members-{i}-household": h.pk, f"members-{i}-full_name": m.full_name,
+            f"members-{i}-sex": m.sex, f"members-{i}-birth_year": m.birth_year, f"members-{i}-personal_id": "",
+            f"members-{i}-ethnicity": m.ethnicity_id, f"members-{i}-relation": m.relation,
+            f"members-{i}-has_health_insurance": "on",
+        })
+    data.update(extra)
+    return data
+
+
+def test_admin_shows_the_classification_but_does_not_change_it(world, client):
+    client.force_login(world.officer)
+    h = world.household
+    url = reverse("admin:households_household_change", args=[h.pk])
+    form = client.get(url).context["adminform"].form
+    assert "classification" not in form.fields and "classification_year" not in form.fields
+    data = admin_change_data(h, phone="0977000111", classification="none", classification_year="")
+    assert client.post(url, data).status_code == 302
+    h.refresh_from_db()
+    assert (h.phone, h.classification, h.classification_year) == ("0977000111", "poor", 2025)
+
+
 def test_admin_change_goes_through_the_service_and_is_audited(world, client):
     client.force_login(world.officer)
     h = world.household
     members = list(h.members.order_by("pk"))
     data = {
         "village": h.village_id, "code": h.code, "area": h.area, "phone": "0977000111",
-        "classification": "poor", "classification_year": "2025", "expected_version": h.version,
+        "expected_version": h.version,
         "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": str(len(members)),
         "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
     }
