@@ -53,14 +53,19 @@ class User(AbstractUser):
         # Vietnamese order: family and middle names, then the given name ("Nguyễn Thị Lan").
         return f"{self.last_name} {self.first_name}".strip()
 
+    # Templates ask these; the answer comes from core.permissions.
     @property
     def can_edit_households(self) -> bool:
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.EDIT_HOUSEHOLDS)
 
     @property
     def sees_full_personal_ids(self) -> bool:
         """Only the people who keep the register need whole personal IDs."""
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.SEE_FULL_PERSONAL_IDS)
 
 
 class AuditEvent(models.Model):

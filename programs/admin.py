@@ -15,6 +15,7 @@ from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin
 from core.models import AuditEvent
+from core.permissions import Action, can
 from exchange.admin import ExchangeAdminMixin
 from exchange.resources import FORMATS, InterventionResource
 
@@ -100,8 +101,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     skip_admin_log = True  # the audit events record who recorded what
 
     def has_import_permission(self, request) -> bool:
-        user = request.user
-        return user.is_active and (user.is_superuser or getattr(user, "role", "") == "commune_officer")
+        return can(request.user, Action.RECORD_SUPPORT)
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}
@@ -154,7 +154,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not getattr(request.user, "can_edit_households", False):
+        if not can(request.user, Action.RECORD_SUPPORT):
             actions.pop("cancel_selected", None)
         return actions
 

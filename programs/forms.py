@@ -86,7 +86,7 @@ class CommuneFilterForm(HelperMixin, forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["commune"].queryset = communes_for(user).filter(summary__households__gt=0).order_by("code")
-        if user.role == "commune_officer":
+        if user.role == user.Role.COMMUNE_OFFICER:  # one commune: nothing to choose
             del self.fields["commune"]
 
 
@@ -94,7 +94,7 @@ class CommuneCreateMixin:
     """A commune officer records for their commune; others with the right (superusers) type its code."""
 
     def add_commune_field(self, user):
-        if user.role != "commune_officer":
+        if user.role != user.Role.COMMUNE_OFFICER:
             self.fields = {"commune": CommuneField(user=user), **self.fields}
 
     def commune_for(self, user):

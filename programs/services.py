@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.audit import Change, diff, record, record_many, snapshot
 from core.models import AuditEvent
-from core.scoping import communes_for
+from core.permissions import Action, in_area, require
 from core.text import nfc
 from geo.models import AdminUnit
 from households.models import Household, Member
@@ -57,27 +57,20 @@ FORM = AuditEvent.Source.FORM
 # --- rights -------------------------------------------------------------------------------
 
 
-def _in_area(actor, commune_id: int) -> bool:
-    return communes_for(actor).filter(pk=commune_id).exists()
-
-
 def check_can_record(actor, commune: AdminUnit | int, *, field: str = "commune") -> None:
     """The commune's officer (or a superuser) records support; outside the area the field is refused."""
-    commune_id = commune if isinstance(commune, int) else commune.pk
-    if not _in_area(actor, commune_id):
+    if not in_area(actor, commune):
         message = _("This household is outside your area.") if field == "household" else _(
             "This commune is outside your area.")
         raise ValidationError({field: message})
-    if not getattr(actor, "can_edit_households", False):
-        raise PermissionDenied(_("Your role may look at support records but not change them."))
+    require(actor, Action.RECORD_SUPPORT)
 
 
 def check_can_allocate(actor, commune: AdminUnit) -> None:
     """Budgets come from above the commune: the reviewer's unit, the province, or a superuser."""
-    if not _in_area(actor, commune.pk):
+    if not in_area(actor, commune):
         raise ValidationError({"commune": _("This commune is outside your area.")})
-    if not (actor.is_superuser or actor.role in (actor.Role.REVIEWER, actor.Role.PROVINCE_ADMIN)):
-        raise PermissionDenied(_("Budgets are allocated above the commune."))
+    require(actor, Action.ALLOCATE_BUDGETS)
 
 
 def _raise(errors: dict) -> None:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.permissions import Action, can
 from core.scoping import communes_for
 from exchange.exporter import escape_formula
 from households.selectors import household_for_user
@@ -98,11 +99,11 @@ def _household(request: HttpRequest, pk: int):
 
 def can_record(user) -> bool:
     """The commune's officer records its support (a superuser too); the others read."""
-    return user.can_edit_households
+    return can(user, Action.RECORD_SUPPORT)
 
 
 def can_allocate(user) -> bool:
-    return user.is_superuser or user.role in ("reviewer", "province_admin")
+    return can(user, Action.ALLOCATE_BUDGETS)
 
 
 def _require_recorder(request: HttpRequest) -> None:

@@ -22,13 +22,13 @@ from django.db.models import F, Q
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
-from core.audit import Change, record_many
+from core.audit import Change, diff, record, record_many, snapshot
 from core.models import AuditEvent
-from core.scoping import communes_for
+from core.permissions import Action, require
 from core.text import nfc
 from geo.models import AdminUnit
 from households.models import Household, Village
-from households.services import check_can_edit, queue_summary_refresh
+from households.services import queue_summary_refresh
 
 from .classification import InvalidSurvey, Result, Rules, classify
 from .models import (
@@ -89,15 +89,12 @@ def rules_of(standard: PovertyStandard) -> Rules:
 
 def check_commune_step(actor, round_: ReviewRound) -> None:
     """The commune's own steps: its officer (or a superuser)."""
-    check_can_edit(actor, round_.commune)
+    require(actor, Action.COMMUNE_REVIEW_STEPS, round_.commune_id)
 
 
 def check_reviewer(actor, round_: ReviewRound) -> None:
     """Approving or returning a list: the reviewer of the unit above the commune (or a superuser)."""
-    if not communes_for(actor).filter(pk=round_.commune_id).exists():
-        raise PermissionDenied(_("This commune is outside your area."))
-    if not (actor.is_superuser or actor.role == actor.Role.REVIEWER):
-        raise PermissionDenied(_("Only the reviewer of the unit above the commune approves or returns its list."))
+    require(actor, Action.REVIEW_LISTS, round_.commune_id)
 
 
 def _lock(round_: ReviewRound) -> ReviewRound:
@@ -125,7 +122,7 @@ def open_round(*, actor, commune: AdminUnit, year: int, kind: str = ReviewRound.
     A periodic round lists the commune's current poor and near-poor households
     plus every open request; a regular (monthly) round lists the open requests.
     """
-    check_can_edit(actor, commune)
+    require(actor, Action.COMMUNE_REVIEW_STEPS, commune)
     if commune.level != AdminUnit.Level.COMMUNE:
         raise ValidationError({"commune": _("A review round belongs to a commune.")})
     if kind == ReviewRound.Kind.PERIODIC:
@@ -677,7 +674,7 @@ def _make_official(actor, round_: ReviewRound, decided_on: date, number: str) ->
 
 def create_request(*, actor, household: Household, kind: str, received_on: date, channel: str,
                    reason: str = "") -> Request:
-    check_can_edit(actor, household.commune)
+    require(actor, Action.COMMUNE_REVIEW_STEPS, household.commune_id)
     errors = {}
     if kind not in Request.Kind.values:
         errors["kind"] = _("Choose the form: Mẫu 01 or Mẫu 04.")
@@ -702,7 +699,7 @@ def create_request(*, actor, household: Household, kind: str, received_on: date,
 
 def refuse_request(*, actor, request: Request, answer: str, answered_on: date | None = None) -> Request:
     """Answer a request with a reasoned refusal (it then leaves the list of what is due)."""
-    check_can_edit(actor, request.household.commune)
+    require(actor, Action.COMMUNE_REVIEW_STEPS, request.household.commune_id)
     answer = nfc(answer)
     if not answer:
         raise ValidationError({"answer": _("Give the reasons for the refusal.")})

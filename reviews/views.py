@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.permissions import Action, can
 from core.scoping import communes_for
 
 from . import selectors, services
@@ -58,11 +59,11 @@ def _round(request: HttpRequest, pk: int) -> ReviewRound:
 
 
 def can_do_commune_steps(user) -> bool:
-    return user.can_edit_households
+    return can(user, Action.COMMUNE_REVIEW_STEPS)
 
 
 def can_review(user) -> bool:
-    return user.is_superuser or user.role == user.Role.REVIEWER
+    return can(user, Action.REVIEW_LISTS)
 
 
 def _require_commune_steps(request: HttpRequest) -> None:
