@@ -85,6 +85,14 @@ class SupportReadOnlyAdmin(ReadOnlyAdmin):
         return False
 
 
+class ProgramFilter(admin.RelatedFieldListFilter):
+    """The programs a user may meet: the national ones and their own province's (never another
+    province's own programs, whose names would leak through the filter)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(p.pk, str(p)) for p in Program.objects.for_user(request.user).order_by("code", "pk")]
+
+
 class CancelActionForm(ActionForm):
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=500)
 
@@ -131,7 +139,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     action_form = CancelActionForm
     actions = ["cancel_selected"]
     list_display = ("given_on", "household", "program", "kind", "amount", "funding_source", "status")
-    list_filter = ("status", "kind", "funding_source", "program")
+    list_filter = ("status", "kind", "funding_source", ("program", ProgramFilter))
     search_fields = ("household__code", "household__search_text", "program__code")
     list_select_related = ("household", "program")
     date_hierarchy = "given_on"
@@ -209,7 +217,7 @@ class InfrastructureWorkAdmin(SupportReadOnlyAdmin):
 @admin.register(BudgetAllocation)
 class BudgetAllocationAdmin(SupportReadOnlyAdmin):
     list_display = ("commune", "program", "year", "funding_source", "allocated", "disbursed")
-    list_filter = ("year", "funding_source", "program")
+    list_filter = ("year", "funding_source", ("program", ProgramFilter))
     list_select_related = ("commune", "program")
 
 
