@@ -124,3 +124,35 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_repr}"
+
+
+class SubmissionKey(models.Model):
+    """A form's one-time key, kept once the post it came with created its record.
+
+    A form carries a fresh key each time it is shown; a second post of the same
+    page (a double click, the browser's "resend") finds the key used and is sent
+    to the record the first post made instead of making another (core.submissions).
+    """
+
+    key = models.UUIDField(_("key"))
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+        constraints = [
+            # The race of a double click: the second insert of a key waits for the first and fails.
+            models.UniqueConstraint(fields=["user", "key"], name="submission_key_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+    @property
+    def record(self) -> models.Model | None:
+        if self.content_type_id is None or self.object_id is None:
+            return None
+        return self.content_type.model_class()._default_manager.filter(pk=self.object_id).first()
