@@ -336,6 +336,7 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
             survey = locked.get(given.pk)
             if survey is None:
                 raise ValidationError({"survey": _("A survey of another round was submitted.")})
+            survey.round = round_  # named by its audit event; one query fewer per survey
             facts = {"income": None, "score_a": None, "is_farm": False, **facts}
             demographic = facts.pop("demographic_change", "")
             causes = facts.pop("causes", None)
@@ -375,7 +376,7 @@ def record_surveys(*, actor, round_: ReviewRound, entries: Iterable[tuple[Survey
                 "deprivation_count", "income_gap", "explanation", "standard_code", "surveyed_at", "surveyed_by",
                 "meeting", "votes_agree", "status", "version")})
         ReviewEvent.objects.bulk_create(events, batch_size=1000)
-        record_many(audits, actor=actor, source=source, batch=f"round-{round_.pk}")
+        record_many(audits, actor=actor, source=source)
         queue_summary_refresh(round_.commune_id)
     return len(changed)
 
@@ -410,7 +411,7 @@ def record_meeting(*, actor, round_: ReviewRound, village: Village, held_on: dat
     with transaction.atomic():
         round_ = _lock(round_)
         _require_editable(round_)
-        surveys = {s.pk: s for s in round_.surveys.select_for_update().filter(
+        surveys = {s.pk: s for s in round_.surveys.select_for_update(of=("self",)).select_related("household").filter(
             household__village=village, status=Survey.Status.SURVEYED)}
         for survey_id, agree in votes.items():
             if survey_id not in surveys:
