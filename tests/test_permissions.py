@@ -145,3 +145,14 @@ def test_admin_change_form_of_a_current_household_stays_editable(world, client):
     client.force_login(world.officer)
     page = client.get(reverse("admin:households_household_change", args=[world.household.pk]))
     assert page.context["has_change_permission"]
+
+
+def test_province_admin_import_command_is_refused_with_the_reason(world, tmp_path, settings):
+    from django.core.management import CommandError, call_command
+
+    settings.MEDIA_ROOT = tmp_path
+    path = tmp_path / "ds.xlsx"
+    path.write_bytes(workbook_bytes([household_row()], GOOD_MEMBERS))
+    with pytest.raises(CommandError, match="Only commune officers import households and members"):
+        call_command("import_file", str(path), "--user", "province", "--dry-run")
+    assert not Household.objects.filter(code="0100").exists()
