@@ -53,14 +53,19 @@ class User(AbstractUser):
         # Vietnamese order: family and middle names, then the given name ("Nguyễn Thị Lan").
         return f"{self.last_name} {self.first_name}".strip()
 
+    # Templates ask these; the answer comes from core.permissions.
     @property
     def can_edit_households(self) -> bool:
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.EDIT_HOUSEHOLDS)
 
     @property
     def sees_full_personal_ids(self) -> bool:
         """Only the people who keep the register need whole personal IDs."""
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.SEE_FULL_PERSONAL_IDS)
 
 
 class AuditEvent(models.Model):
@@ -203,3 +208,33 @@ class PersonalDataAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} · {self.user}"
+class SubmissionKey(models.Model):
+    """A form's one-time key, kept once the post it came with created its record.
+
+    A form carries a fresh key each time it is shown; a second post of the same
+    page (a double click, the browser's "resend") finds the key used and is sent
+    to the record the first post made instead of making another (core.submissions).
+    """
+
+    key = models.UUIDField(_("key"))
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+        constraints = [
+            # The race of a double click: the second insert of a key waits for the first and fails.
+            models.UniqueConstraint(fields=["user", "key"], name="submission_key_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+    @property
+    def record(self) -> models.Model | None:
+        if self.content_type_id is None or self.object_id is None:
+            return None
+        return self.content_type.model_class()._default_manager.filter(pk=self.object_id).first()

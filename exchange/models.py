@@ -4,10 +4,8 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
+from core.permissions import Action, can
 from core.scoping import communes_for
-
-# The roles that may import files (a superuser may too).
-IMPORTER_ROLES = ("commune_officer", "province_admin")
 
 
 class ImportBatchQuerySet(models.QuerySet):
@@ -27,7 +25,7 @@ class ImportBatchQuerySet(models.QuerySet):
         outside = ImportBatch.communes.through.objects.filter(importbatch_id=OuterRef("pk")).exclude(
             adminunit_id__in=communes_for(user).values("pk"))
         mine = self.filter(created_by=user).exclude(Exists(outside))
-        if getattr(user, "role", "") not in IMPORTER_ROLES or not user.unit_id:
+        if not can(user, Action.IMPORT_HOUSEHOLDS):
             mine = mine.filter(Exists(ImportBatch.communes.through.objects.filter(importbatch_id=OuterRef("pk"))))
         return mine
 

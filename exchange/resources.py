@@ -475,7 +475,8 @@ def _write_survey(row: SurveyRow, user) -> None:
     try:
         row.survey = review_services.record_survey(
             actor=user, survey=row.survey, expected_version=row.survey.version,
-            demographic_change=row.survey.demographic_change, causes=row.causes, **row.facts)
+            demographic_change=row.survey.demographic_change, causes=row.causes, source=AuditEvent.Source.IMPORT,
+            **row.facts)
     except (ValidationError, PermissionDenied) as exc:
         fields = getattr(exc, "error_dict", None) or {"": getattr(exc, "messages", [str(exc)])}
         for name, errors in fields.items():

@@ -8,6 +8,7 @@ from django.utils.translation import ngettext
 from core import access_log
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.models import AuditEvent
+from core.permissions import Action, can
 from core.scoping import communes_for
 from exchange.admin import ExchangeAdminMixin
 from exchange.resources import HouseholdResource, MemberResource
@@ -15,8 +16,6 @@ from exchange.resources import HouseholdResource, MemberResource
 from . import services
 from .models import CommuneSummary, Ethnicity, Household, Member, Village
 from .validators import clean_personal_id
-
-OFFICER = ("commune_officer",)
 
 
 def _with_masked_id(request, names):
@@ -108,10 +107,11 @@ class MemberInline(admin.TabularInline):
         return super().get_queryset(request).filter(is_archived=False).select_related("ethnicity")
 
     def has_add_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.role in OFFICER
+        return can(request.user, Action.EDIT_HOUSEHOLDS) and not (obj is not None and obj.is_archived)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.role in OFFICER
+        # `obj` is the household: an archived one's members are read, not changed.
+        return can(request.user, Action.EDIT_HOUSEHOLDS) and not (obj is not None and obj.is_archived)
 
     def has_view_permission(self, request, obj=None):
         return True
@@ -153,7 +153,7 @@ class HouseholdAdminForm(forms.ModelForm):
 class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
     resource_classes = [HouseholdResource]
     form = HouseholdAdminForm
-    editable_by_role = OFFICER
+    edit_action = Action.EDIT_HOUSEHOLDS
     inlines = [MemberInline]
     action_form = ReasonActionForm
     actions = ["archive_selected"]
@@ -228,6 +228,18 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
         for formset in formsets:
             # The admin's change message reads what formset.save() would have set.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    def has_change_permission(self, request, obj=None):
+        # An archived household is read only, here as in the service: restore it first.
+        if obj is not None and obj.is_archived:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.is_archived and self._can_edit(request) and request.method == "GET":
+            messages.warning(request, _("An archived household cannot be edited; restore it first."))
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
@@ -346,7 +358,7 @@ class VillageAdminForm(forms.ModelForm):
 @admin.register(Village)
 class VillageAdmin(ScopedAdmin):
     form = VillageAdminForm
-    editable_by_role = OFFICER
+    edit_action = Action.EDIT_HOUSEHOLDS
     list_display = ("name", "commune", "is_archived")
     list_filter = ("is_archived",)
     search_fields = ("name", "search_name")
@@ -370,7 +382,8 @@ class VillageAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name)
+        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name,
+                                          source=AuditEvent.Source.ADMIN)
         obj.pk = village.pk
         obj.search_name = village.search_name
 

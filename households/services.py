@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import Change, diff, record, record_many, snapshot
 from core.models import AuditEvent
-from core.scoping import communes_for
+from core.permissions import Action, in_area, require
 from core.text import fold, nfc
 from geo.models import AdminUnit
 
@@ -80,28 +80,40 @@ class _Pending:
 def check_can_edit(actor, commune: AdminUnit, *, importing: bool = False) -> None:
     """Raise PermissionDenied unless the actor may write households of this commune.
 
-    Commune officers keep their register; a province administrator loads the
-    province's lists from files, so an import is allowed to them as well.
+    Commune officers keep their register, by a form, the admin or a file; the
+    other roles change no household, whatever the path (core.permissions).
     """
-    if not communes_for(actor).filter(pk=commune.pk).exists():
-        raise PermissionDenied(_("This commune is outside your area."))
-    if actor.can_edit_households or (importing and actor.role == actor.Role.PROVINCE_ADMIN):
-        return
-    raise PermissionDenied(_("Your role may look at households but not change them."))
+    require(actor, Action.IMPORT_HOUSEHOLDS if importing else Action.EDIT_HOUSEHOLDS, commune)
+
+
+def check_not_archived(household: Household) -> None:
+    """An archived household is read, not changed: it is restored first."""
+    if household.is_archived:
+        raise ValidationError({"__all__": [_("An archived household cannot be edited; restore it first.")]})
 
 
 # --- villages ---------------------------------------------------------------
 
-def create_village(*, actor, commune: AdminUnit, name: str) -> Village:
+def create_village(*, actor, commune: AdminUnit, name: str, source: str = AuditEvent.Source.FORM) -> Village:
     check_can_edit(actor, commune)
     name = nfc(name)
     if not name:
         raise ValidationError({"name": _("Enter the village name.")})
     if not name[0].isalnum():
         raise ValidationError({"name": _("A village name begins with a letter or a digit.")})
+    taken = ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
     if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
-        raise ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
-    return Village.objects.create(commune=commune, name=name, search_name=fold(name))
+        raise taken
+    try:
+        # Two tabs adding the same village pass the check above together; the
+        # unique constraint (commune, search_name) stops the second insert.
+        with transaction.atomic():
+            village = Village.objects.create(commune=commune, name=name, search_name=fold(name))
+    except IntegrityError:
+        raise taken from None
+    record(Change(village, AuditEvent.Action.CREATE, diff({}, snapshot(village, ("commune", "name")))),
+           actor=actor, source=source)
+    return village
 
 
 def get_or_create_village(commune: AdminUnit, name: str) -> Village:
@@ -210,9 +222,9 @@ def check_members(rows: Sequence[MemberInput], household: Household | None, acto
         clash = taken.select_related("household__commune").first()
         if clash:
             commune = clash.household.commune
-            in_area = communes_for(actor).filter(pk=commune.pk).exists()
+            visible = in_area(actor, commune)
             raise ValidationError({"__all__": [personal_id_taken_message(
-                clash.personal_id, code=clash.household.code, commune_code=commune.code, in_area=in_area)]})
+                clash.personal_id, code=clash.household.code, commune_code=commune.code, in_area=visible)]})
 
 
 def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[str, Any]:
@@ -373,6 +385,7 @@ def save_household(
         # Lock the row: two officers saving at once are serialised here, and the
         # second one then sees the version the first one wrote.
         household = Household.objects.select_for_update().get(pk=household.pk)
+        check_not_archived(household)
         if household.commune_id != commune.pk:
             raise PermissionDenied(_("A household cannot be moved to another commune here."))
         if expected_version is not None and household.version != expected_version:
@@ -479,8 +492,7 @@ def bulk_archive_households(*, actor, households, reason: str, source: str) -> i
         Household.objects.for_user(actor).filter(pk__in=[h.pk for h in households], is_archived=False)
         .select_for_update().select_related("commune")
     )
-    if not actor.can_edit_households:
-        raise PermissionDenied(_("Your role may look at households but not change them."))
+    require(actor, Action.EDIT_HOUSEHOLDS)
     now = timezone.now()
     for household in targets:
         _mark_archived(household, archived=True, reason=reason, actor=actor, when=now)
@@ -503,6 +515,7 @@ def update_household_fields(
     """Change the household's own fields only (the admin's main form)."""
     check_can_edit(actor, household.commune)
     locked = Household.objects.select_for_update().get(pk=household.pk)
+    check_not_archived(locked)
     if expected_version is not None and locked.version != expected_version:
         raise StaleEdit(locked)
     merged = {name: getattr(locked, name) for name in HOUSEHOLD_EDITABLE}
@@ -531,6 +544,7 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
     """Add, change or archive members of one household (the admin's inline rows)."""
     check_can_edit(actor, household.commune)
     locked = Household.objects.select_for_update().get(pk=household.pk)
+    check_not_archived(locked)
     submitted = {row.member.pk for row in rows if row.member is not None}
     untouched = [
         MemberInput(values={name: getattr(m, name) for name in MEMBER_FIELDS}, member=m)

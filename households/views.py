@@ -8,8 +8,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from core import access_log
-from core.models import AuditEvent
+from core.models import AuditEvent, User
 from core.pagination import KeysetPaginator, page_links
+from core.permissions import Action, can
 from core.scoping import communes_for
 
 from . import selectors, services
@@ -35,7 +36,7 @@ def _household_or_404(request: HttpRequest, pk: int) -> Household:
 
 
 def _require_editor(request: HttpRequest) -> None:
-    if not request.user.can_edit_households:
+    if not can(request.user, Action.EDIT_HOUSEHOLDS):
         raise PermissionDenied(_("Your role may look at households but not change them."))
 
 
@@ -73,7 +74,7 @@ def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "former_members": [m for m in members if m.is_archived],
         "history": selectors.household_history(household)[:200],
         "full_ids": request.user.sees_full_personal_ids,
-        "can_edit": request.user.can_edit_households,
+        "can_edit": can(request.user, Action.EDIT_HOUSEHOLDS),
     })
 
 
@@ -147,7 +148,7 @@ def _edit(request: HttpRequest, household: Household | None, commune) -> HttpRes
 def household_create(request: HttpRequest) -> HttpResponse:
     _require_editor(request)
     communes = communes_for(request.user)
-    if request.user.role == "commune_officer":
+    if request.user.role == User.Role.COMMUNE_OFFICER:  # their one commune; others pick
         commune = communes.first()
     else:
         pick = CommunePickForm(request.GET or None, user=request.user)
@@ -203,7 +204,8 @@ def household_restore(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def village_list(request: HttpRequest) -> HttpResponse:
-    can_add = request.user.role == "commune_officer"
+    # An officer adds villages to their one commune (a superuser does it in the admin).
+    can_add = request.user.role == User.Role.COMMUNE_OFFICER and can(request.user, Action.EDIT_HOUSEHOLDS)
     form = VillageForm(request.POST or None) if can_add else None
     if request.method == "POST":
         if not can_add:

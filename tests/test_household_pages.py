@@ -209,3 +209,40 @@ def test_household_page_names_the_decision_behind_the_classification(world, logi
     shown = client.get(reverse("households:detail", args=[other.pk])).content.decode()
     assert _in_page_language(shown, "Not recognised by any decision") in shown
     assert "2025-06/QĐ-UBND" not in shown
+def _other_tab_adds_the_village_after_the_check(monkeypatch, commune, name):
+    """The race of two tabs: the other tab's insert lands between our check and our insert."""
+    from core.text import fold
+    from households.models import Village
+
+    real_filter = Village.objects.filter
+
+    class CheckedTooEarly:
+        def exists(self):
+            monkeypatch.setattr(Village.objects, "filter", real_filter)
+            Village.objects.create(commune=commune, name=name, search_name=fold(name))
+            return False
+
+    monkeypatch.setattr(Village.objects, "filter", lambda *args, **kwargs: CheckedTooEarly())
+
+
+def test_two_tabs_adding_the_same_village_get_a_form_error_not_a_500(world, login, monkeypatch):
+    from households.models import Village
+
+    client = login(world.officer)
+    _other_tab_adds_the_village_after_the_check(monkeypatch, world.tathang, "Thôn Sín Chải")
+    response = client.post(reverse("households:villages"), {"name": "Thôn Sín Chải"})
+    assert response.status_code == 200
+    assert "Xã đã có thôn tên" in " ".join(response.context["form"].errors["name"])  # "already has a village"
+    assert Village.objects.filter(commune=world.tathang, name="Thôn Sín Chải").count() == 1
+
+
+def test_adding_a_village_is_audited(world, login):
+    from core.models import AuditEvent
+    from households.models import Village
+
+    client = login(world.officer)
+    client.post(reverse("households:villages"), {"name": "Thôn Sín Chải"})
+    village = Village.objects.get(commune=world.tathang, name="Thôn Sín Chải")
+    event = AuditEvent.objects.get(content_type__model="village", object_id=village.pk)
+    assert event.actor == world.officer and event.action == "create" and event.source == "form"
+    assert event.changes["name"] == [None, "Thôn Sín Chải"]

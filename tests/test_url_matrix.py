@@ -335,7 +335,7 @@ APP_URLS = {
     "households:edit": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:archive": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:restore": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "exchange:imports": (None, by_role(302, 200, 403, 200, 200), None),
+    "exchange:imports": (None, by_role(302, 200, 403, 403, 200), None),
     "exchange:export": (None, by_role(302, 200, 200, 200, 200), None),
     # The official lists of a decided round, as a file: everyone who sees the round.
     "exchange:round_lists": (decided_rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
@@ -351,12 +351,12 @@ APP_URLS = {
     # the roles that may import (services.can_import), a batch only for its uploader.
     "admin:households_household_export": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:households_member_export": (None, by_role(302, 200, 200, 200, 200), None),
-    "admin:households_household_import": (None, by_role(302, 200, 403, 200, 200), None),
-    "admin:households_member_import": (None, by_role(302, 200, 403, 200, 200), None),
+    "admin:households_household_import": (None, by_role(302, 200, 403, 403, 200), None),
+    "admin:households_member_import": (None, by_role(302, 200, 403, 403, 200), None),
     "admin:households_household_import_preview": (
-        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+        admin_batch, by_role(302, 200, 403, 403, 200), by_role(302, 404, 403, 403, 200)),
     "admin:households_member_import_preview": (
-        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+        admin_batch, by_role(302, 200, 403, 403, 200), by_role(302, 404, 403, 403, 200)),
     # Phiếu B in the admin: import-export's own import (the roles that edit surveys).
     "admin:reviews_survey_export": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:reviews_survey_import": (None, by_role(302, 200, 403, 403, 200), None),
