@@ -82,17 +82,18 @@ def test_import_does_not_name_a_household_outside_the_importers_area(world, monk
 
 
 @pytest.mark.parametrize("large", [False, True], ids=["small-file path", "large-file path"])
-def test_province_admin_import_names_the_household_and_commune_inside_the_province(world, monkeypatch, large):
+def test_import_names_the_household_and_commune_holding_an_id_inside_the_area(world, monkeypatch, large):
+    # Province administrators import nothing (core.permissions); an officer is told where inside their commune.
     from exchange import bulk
 
     if large:
         monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
-    give_id(world.household_lapantan, OUTSIDE_ID)
-    batch = run(world.province_admin, workbook_bytes([household_row(code="0100", head="Lầu A Chứ")],
-                                                     [member_row("Lầu A Chứ", pid=OUTSIDE_ID)]))
+    give_id(world.household, OUTSIDE_ID)
+    batch = run(world.officer, workbook_bytes([household_row(code="0100", head="Lầu A Chứ")],
+                                              [member_row("Lầu A Chứ", pid=OUTSIDE_ID)]))
     issue = batch.issues.get(column="Số định danh")
     assert issue.message == (f"The personal ID {OUTSIDE_ID} already belongs to a member of household 0001 "
-                             "of commune 02791.")
+                             "of commune 02794.")
 
 
 def test_province_admin_finds_where_an_id_is_registered_by_searching_the_whole_id(world, client):
