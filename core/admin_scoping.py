@@ -8,6 +8,7 @@ from django.utils.translation import gettext as _
 
 from .forms import BoundedModelMultipleChoiceField
 from .params import positive_int
+from .permissions import Action, can
 from .text import capped_search, search_limit_problem
 
 
@@ -39,11 +40,11 @@ def has_role(user) -> bool:
 class ScopedAdmin(BoundedInputsMixin, admin.ModelAdmin):
     """A ModelAdmin whose rows come from `Model.objects.for_user(user)`.
 
-    `editable_by_role` lists the roles that may add and change rows here;
-    everyone with a role may look. Deleting is never offered: records are archived.
+    `edit_action` is the right (core.permissions) that adds and changes rows
+    here; everyone with a role may look. Deleting is never offered: records are archived.
     """
 
-    editable_by_role: tuple[str, ...] = ()
+    edit_action: Action | None = None
 
     def scope(self, request, queryset):
         return self.model.objects.for_user(request.user)
@@ -80,8 +81,7 @@ class ScopedAdmin(BoundedInputsMixin, admin.ModelAdmin):
         return has_role(request.user)
 
     def _can_edit(self, request) -> bool:
-        user = request.user
-        return user.is_active and (user.is_superuser or getattr(user, "role", "") in self.editable_by_role)
+        return self.edit_action is not None and can(request.user, self.edit_action)
 
     def has_add_permission(self, request):
         return self._can_edit(request)

@@ -4,13 +4,20 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import path
 from django.utils.translation import gettext as _
 
+from .forms import ThrottledAdminAuthenticationForm
+
 
 class ScopedAdminSite(admin.AdminSite):
     """The admin site, with its "view on site" redirect going through the scoping path.
 
     Django's own redirect looks the object up unscoped, which would tell a user
     whether a household outside their area exists.
+
+    Its sign-in form says when the throttle refused an attempt; the throttle itself
+    is the authentication backend, shared with the sign-in page.
     """
+
+    login_form = ThrottledAdminAuthenticationForm
 
     def get_urls(self):
         urls = super().get_urls()

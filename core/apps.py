@@ -7,6 +7,9 @@ class CoreConfig(AppConfig):
     name = "core"
     verbose_name = _("Users and audit")
 
+    def ready(self):
+        from . import checks  # noqa: F401 (registers the system checks)
+
 
 class ScopedAdminConfig(admin_apps.AdminConfig):
     """django.contrib.admin with our site, whose every lookup is scoped."""

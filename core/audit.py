@@ -91,3 +91,15 @@ def record_many(changes: Iterable[Change], *, actor, source: str, batch: str = "
     ]
     AuditEvent.objects.bulk_create(events, batch_size=2000)
     return len(events)
+
+
+def record_write(instance: models.Model, fields: Iterable[str], before: Snapshot | None, *, actor, source: str,
+                 household_id: int | None = None, reason: str = "", action: str | None = None,
+                 batch: str = "") -> AuditEvent | None:
+    """Record that `instance` was created (`before` is None) or changed, with each of `fields`
+    before and after; the services of every record call this after they save."""
+    after = snapshot(instance, fields)
+    if action is None:
+        action = AuditEvent.Action.CREATE if before is None else AuditEvent.Action.UPDATE
+    change = Change(instance, action, diff(before or {}, after), household_id, reason)
+    return record(change, actor=actor, source=source, batch=batch)

@@ -1,5 +1,6 @@
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.forms import AuthenticationForm
 from django.utils.translation import gettext_lazy as _
 
@@ -7,34 +8,36 @@ from . import throttle
 from .params import INT_MAX
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
-    """The login form, refusing attempts while a user name or address is locked."""
+class ThrottledLoginMessageMixin:
+    """Says "too many attempts" when the throttle refused the attempt without checking it.
+
+    The throttle itself is the authentication backend (core.throttle), so every
+    sign-in path is counted whatever form it uses; this only chooses the message.
+    """
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "locked": _("Too many failed sign-in attempts. Try again in %(minutes)d minutes."),
     }
 
-    def _address(self) -> str:
-        if self.request is None:
-            return "-"
-        return self.request.META.get("REMOTE_ADDR", "-")
-
-    def clean(self):
-        username = self.cleaned_data.get("username") or ""
-        address = self._address()
-        if throttle.is_locked(username, address):
-            raise forms.ValidationError(
+    def get_invalid_login_error(self):
+        if getattr(self.request, throttle.LOCKED_ATTRIBUTE, False):
+            return forms.ValidationError(
                 self.error_messages["locked"], code="locked",
                 params={"minutes": max(1, settings.LOGIN_LOCK_SECONDS // 60)},
             )
-        try:
-            cleaned = super().clean()
-        except forms.ValidationError:
-            throttle.record_failure(username, address)
-            raise
-        throttle.clear(username, address)
-        return cleaned
+        return super().get_invalid_login_error()
+
+
+class ThrottledAuthenticationForm(ThrottledLoginMessageMixin, AuthenticationForm):
+    """The sign-in page's form."""
+
+
+class ThrottledAdminAuthenticationForm(ThrottledLoginMessageMixin, AdminAuthenticationForm):
+    """The admin's sign-in form."""
+
+    # The admin's own wording of a wrong password (it mentions staff accounts), plus "locked".
+    error_messages = {**ThrottledLoginMessageMixin.error_messages, **AdminAuthenticationForm.error_messages}
 
 
 class BoundedModelMultipleChoiceField(forms.ModelMultipleChoiceField):

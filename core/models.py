@@ -53,14 +53,19 @@ class User(AbstractUser):
         # Vietnamese order: family and middle names, then the given name ("Nguyễn Thị Lan").
         return f"{self.last_name} {self.first_name}".strip()
 
+    # Templates ask these; the answer comes from core.permissions.
     @property
     def can_edit_households(self) -> bool:
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.EDIT_HOUSEHOLDS)
 
     @property
     def sees_full_personal_ids(self) -> bool:
         """Only the people who keep the register need whole personal IDs."""
-        return self.is_superuser or self.role == self.Role.COMMUNE_OFFICER
+        from .permissions import Action, can
+
+        return can(self, Action.SEE_FULL_PERSONAL_IDS)
 
 
 class AuditEvent(models.Model):
@@ -119,3 +124,117 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_action_display()} {self.object_repr}"
+
+
+class PersonalDataAccessQuerySet(models.QuerySet):
+    def for_user(self, user):
+        """The log entries a user may read: a superuser all; a province administrator the reads
+        of data in their province; a reviewer those in their unit and its communes; a commune
+        officer their own reads only."""
+        from .scoping import units_for
+
+        if user is None or not user.is_authenticated or not user.is_active:
+            return self.none()
+        if user.is_superuser:
+            return self
+        role = getattr(user, "role", "")
+        if role == User.Role.COMMUNE_OFFICER:
+            return self.filter(user=user)
+        if role in (User.Role.REVIEWER, User.Role.PROVINCE_ADMIN):
+            return self.filter(unit__in=units_for(user))
+        return self.none()
+
+
+class PersonalDataAccess(models.Model):
+    """One read of personal data: who, when, what and how many.
+
+    Decree 13/2023/NĐ-CP on the protection of personal data asks a controller to
+    be able to show who processed personal data; ethnicity and health are
+    sensitive data there. One row per request (never per person read), written
+    by `core.access_log.record` from the pages that show whole personal IDs and
+    from every export and download.
+    """
+
+    class Kind(models.TextChoices):
+        HOUSEHOLD_PAGE = "household_page", _("Household page with whole personal IDs")
+        HOUSEHOLD_FORM = "household_form", _("Household form with whole personal IDs")
+        ADMIN_HOUSEHOLD = "admin_household", _("Household in the admin with whole personal IDs")
+        ADMIN_MEMBERS = "admin_members", _("Members in the admin with whole personal IDs")
+        ADMIN_AUDIT = "admin_audit", _("Audit event with whole personal IDs")
+        ID_SEARCH = "id_search", _("Search by personal ID in the admin")
+        EXPORT_HOUSEHOLDS = "export_households", _("Export of households")
+        EXPORT_MEMBERS = "export_members", _("Export of members")
+        EXPORT_SURVEYS = "export_surveys", _("Export of surveys")
+        EXPORT_LISTS = "export_lists", _("Export of the official lists")
+        ADMIN_EXPORT = "admin_export", _("Export from the admin")
+        IMPORT_FILE = "import_file", _("Download of an uploaded import file")
+        REJECTED_ROWS = "rejected_rows", _("Download of an import's rejected rows")
+        REPORT_TABLE = "report_table", _("Download of a report table")
+        REPORT_PACK = "report_pack", _("Download of a report pack")
+        ELIGIBLE_LIST = "eligible_list", _("Export of a program's eligible households")
+        SUPPORT_REPORT = "support_report", _("Download of a support report")
+
+    at = models.DateTimeField(_("time"), auto_now_add=True)
+    # No database constraints, as on the audit trail: written after the records it
+    # names, never deleted; PROTECT still refuses a deletion through the ORM.
+    user = models.ForeignKey(User, verbose_name=_("user"), on_delete=models.PROTECT, related_name="+",
+                             db_constraint=False)
+    kind = models.CharField(_("what"), max_length=20, choices=Kind.choices)
+    # The unit whose data was read: the household's commune, the commune or unit an
+    # export covered, or else the reader's own unit (their whole area).
+    unit = models.ForeignKey(AdminUnit, verbose_name=_("unit"), null=True, blank=True,
+                             on_delete=models.PROTECT, related_name="+", db_constraint=False)
+    household = models.ForeignKey(
+        "households.Household", verbose_name=_("household"), null=True, blank=True, on_delete=models.PROTECT,
+        related_name="+", db_constraint=False,
+    )
+    count = models.PositiveIntegerField(_("persons or rows"), null=True, blank=True)
+    whole_ids = models.BooleanField(_("whole personal IDs"), default=False)
+    detail = models.CharField(_("detail"), max_length=200, blank=True)
+    path = models.CharField(_("address"), max_length=500, blank=True)
+
+    objects = PersonalDataAccessQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("personal data access")
+        verbose_name_plural = _("personal data accesses")
+        ordering = ["-at", "-id"]
+        indexes = [
+            # The scoped log in the admin: a reviewer's or a province's units, newest first.
+            models.Index(fields=["unit", "-at"], name="pdaccess_unit_at"),
+            # One user's reads (an officer's own log; "who read what" for a user).
+            models.Index(fields=["user", "-at"], name="pdaccess_user_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.user}"
+class SubmissionKey(models.Model):
+    """A form's one-time key, kept once the post it came with created its record.
+
+    A form carries a fresh key each time it is shown; a second post of the same
+    page (a double click, the browser's "resend") finds the key used and is sent
+    to the record the first post made instead of making another (core.submissions).
+    """
+
+    key = models.UUIDField(_("key"))
+    user = models.ForeignKey(User, on_delete=models.PROTECT, related_name="+")
+    content_type = models.ForeignKey(ContentType, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    object_id = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("form submission")
+        verbose_name_plural = _("form submissions")
+        constraints = [
+            # The race of a double click: the second insert of a key waits for the first and fails.
+            models.UniqueConstraint(fields=["user", "key"], name="submission_key_once_per_user"),
+        ]
+
+    def __str__(self) -> str:
+        return str(self.key)
+
+    @property
+    def record(self) -> models.Model | None:
+        if self.content_type_id is None or self.object_id is None:
+            return None
+        return self.content_type.model_class()._default_manager.filter(pk=self.object_id).first()

@@ -29,16 +29,16 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ExportMixin
+from import_export.admin import ExportMixin, ImportMixin
 from import_export.forms import ExportForm
 
+from core import access_log
 from core.admin_scoping import ReadOnlyAdmin
 from households.forms import attach_errors
 
@@ -47,7 +47,7 @@ from .forms import UploadForm
 from .models import ImportBatch
 from .reader import ReadError
 from .resources import FORMATS, REJECTED, export_file_name, planned_actions
-from .tasks import check_import
+from .tmp_storage import is_token
 
 # Files up to this many rows show each row's planned action on the preview; it
 # takes a second reading of the file, cheap for a commune's list. Larger files
@@ -152,6 +152,13 @@ class ExchangeAdminMixin(ExportMixin):
             messages.error(request, _("The export's address holds a filter this list does not have; "
                                       "choose the filters on the list, then export again."))
             return HttpResponseRedirect(reverse(f"admin:{self._url_name('changelist')}"))
+    def get_data_for_export(self, request, queryset, **kwargs):
+        data = super().get_data_for_export(request, queryset, **kwargs)
+        # Members carry personal IDs, whole for the people who see them whole (the resource decides).
+        whole_ids = self.model._meta.model_name == "member" and request.user.sees_full_personal_ids
+        access_log.record(request, access_log.Kind.ADMIN_EXPORT, count=len(data), whole_ids=whole_ids,
+                          detail=self.model._meta.label_lower)
+        return data
 
     def get_export_filename(self, request, queryset, file_format):
         resource = self.get_export_resource_classes(request)[0]
@@ -209,7 +216,7 @@ class ExchangeAdminMixin(ExportMixin):
             else:
                 # As the application's import page: the check runs as a task once the
                 # batch is committed (at once when no worker is configured).
-                transaction.on_commit(lambda: check_import.delay(batch.pk))
+                services.queue_check(batch)
                 return HttpResponseRedirect(self._preview_url(batch))
         recent = ImportBatch.objects.for_user(request.user).filter(created_by=request.user)[:10]
         request.current_app = self.admin_site.name
@@ -227,8 +234,9 @@ class ExchangeAdminMixin(ExportMixin):
             raise Http404(_("No such import.")) from None
         if request.method == "POST":
             return self._decide(request, batch)
+        batch = services.refreshed(batch)
         progress = services.progress(batch)
-        can_confirm = batch.status == ImportBatch.Status.VALIDATED and batch.created_by_id == request.user.pk
+        can_confirm = services.can_confirm(request.user, batch)
         request.current_app = self.admin_site.name
         return TemplateResponse(request, self.import_preview_template_name, self._context(
             request, title=batch.file_name, batch=batch, progress=progress, can_confirm=can_confirm,
@@ -242,6 +250,9 @@ class ExchangeAdminMixin(ExportMixin):
             if "_cancel" in request.POST:
                 services.cancel_batch(user=request.user, batch=batch)
                 messages.success(request, _("Import cancelled; nothing was written."))
+            elif "_recheck" in request.POST:
+                batch = services.recheck_batch(user=request.user, batch=batch)
+                messages.success(request, _("The file is being checked again."))
             elif "_confirm" in request.POST or "_confirm_valid" in request.POST:
                 batch = services.confirm_batch(user=request.user, batch=batch,
                                                valid_rows_only="_confirm_valid" in request.POST)
@@ -249,6 +260,43 @@ class ExchangeAdminMixin(ExportMixin):
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         return HttpResponseRedirect(self._preview_url(batch))
+
+
+SESSION_TMP_FILES = "import_export_tmp_files"
+
+
+class ExchangeImportMixin(ImportMixin):
+    """django-import-export's import (preview, then confirmation), with its temporary file kept safe.
+
+    The confirmation form sends back the name of the temporary file the preview
+    wrote. Only a name this storage made (`exchange.tmp_storage`) and handed to
+    this session is accepted; any other (a path, another user's file) is refused
+    with a message and nothing is read or deleted.
+    """
+
+    tmp_storage_class = "exchange.tmp_storage.PrivateTempStorage"
+
+    def get_confirm_form_initial(self, request, import_form):
+        initial = super().get_confirm_form_initial(request, import_form)
+        name = initial.get("import_file_name")
+        if is_token(name):
+            handed = request.session.get(SESSION_TMP_FILES, [])
+            request.session[SESSION_TMP_FILES] = [*handed[-19:], name]
+        return initial
+
+    def process_import(self, request, **kwargs):
+        name = request.POST.get("import_file_name", "")
+        handed = request.session.get(SESSION_TMP_FILES, [])
+        if request.method == "POST" and self.has_import_permission(request) and (
+                not is_token(name) or name not in handed):
+            self.message_user(request, _("This import cannot be confirmed: its file was not uploaded in this "
+                                         "session or is no longer kept. Upload the file again."), messages.ERROR)
+            app_label, model_name = self.get_model_info()
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:{app_label}_{model_name}_import"))
+        response = super().process_import(request, **kwargs)
+        if name in handed:
+            request.session[SESSION_TMP_FILES] = [n for n in handed if n != name]
+        return response
 
 
 @admin.register(ImportBatch)
@@ -264,7 +312,7 @@ class ImportBatchAdmin(ReadOnlyAdmin):
     # The stored file is left out: its media URL would be a way around the scoping.
     fields = ("file_name", "size", "sha256", "created_by", "created_at", "status", "valid_rows_only",
               "total_rows", "created", "updated", "unchanged", "rejected", "error", "started_at", "finished_at",
-              "sheets", "problems")
+              "checked_at", "file_removed_at", "sheets", "problems")
     readonly_fields = fields
 
     def scope(self, request, queryset):

@@ -44,12 +44,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from core.models import AuditEvent
+from core.scoping import communes_for
 from core.text import fold
 from geo.models import AdminUnit
 from households import services
 from households.models import Ethnicity, Household, Member, Village
 
 from . import importer
+from . import values as codec
 from .columns import HOUSEHOLDS, MEMBERS, SHEETS
 from .models import ImportBatch, StagedRow
 from .reader import Row
@@ -193,7 +195,7 @@ def _as_date(value: Any) -> date | None:
 # -- 1. stage ---------------------------------------------------------------------------
 
 _STAGED_COLUMNS = (
-    "batch_id", "kind", "row", "sort_key", "personal_id", "issues", "commune_id", "code", "name", "name_key",
+    "batch_id", "kind", "part", "row", "sort_key", "personal_id", "issues", "commune_id", "code", "name", "name_key",
     "village", "village_key", "area", "is_farm", "phone", "merit", "social", "classification",
     "classification_year", "sex", "birth_date", "birth_year", "pid", "pid_legacy", "masked_id", "ethnicity_id",
     "relation", "insured", "search_key",
@@ -202,7 +204,9 @@ _NO_HOUSEHOLD = ("", None, "", None, None, "", None)
 _NO_MEMBER = ("", None, None, "", None, "", None, "", None)
 
 
-def _staged_row(batch_id: int, kind: str, row: Row, plan: importer.Plan, context) -> tuple:
+def _staged_row(batch_id: int, kind: str, part: int, row: Row, plan: importer.Plan, context) -> tuple:
+    """A row as parked: a value the row does not state (no column, an empty cell) is
+    NULL, so that a stored household keeps its own (see `_cells`)."""
     values = row.values
     if kind == "households":
         checked = importer.check_household_row(plan, context, row)
@@ -210,24 +214,42 @@ def _staged_row(batch_id: int, kind: str, row: Row, plan: importer.Plan, context
     else:
         checked = importer.check_member_row(plan, context, row)
         raw_id = values.get("so_dinh_danh", "")
-        personal_id = "" if raw_id in ("", None) else str(raw_id)[:40]
+        personal_id = "" if raw_id in ("", None) or importer.is_clear(raw_id) else str(raw_id)[:40]
     if checked is None:
         issues = json.dumps([[i.column, i.value, i.message] for i in plan.issues], ensure_ascii=False)
         plan.issues.clear()
         plan.rejected_rows.clear()
-        return (batch_id, kind, row.number, _raw_sort_key(values), personal_id, issues, None, "", "", "",
+        return (batch_id, kind, part, row.number, _raw_sort_key(values), personal_id, issues, None, "", "", "",
                 "", "", *_NO_HOUSEHOLD, *_NO_MEMBER, "")
     if kind == "households":
         commune, code, village, head, v = checked
-        return (batch_id, kind, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
-                head, _fold(head), village, _fold(village), v["area"], v["is_farm"], v["phone"],
-                v["has_meritorious_member"], v["is_social_protection"], v["classification"],
-                v["classification_year"], *_NO_MEMBER, fold(f"{code} {v['phone']}"))
+        phone = v.get("phone")
+        return (batch_id, kind, part, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
+                head, _fold(head), village, _fold(village), v["area"], v.get("is_farm"), phone,
+                v.get("has_meritorious_member"), v.get("is_social_protection"), v.get("classification", ""),
+                v.get("classification_year"), *_NO_MEMBER, fold(f"{code} {phone or ''}"))
     commune, code, v, masked_id = checked
-    return (batch_id, kind, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
+    return (batch_id, kind, part, row.number, f"{commune.code}|{code}"[:40], personal_id, "", commune.pk, code,
             v["full_name"], _fold(v["full_name"]), "", "", *_NO_HOUSEHOLD, v["sex"], v["birth_date"],
-            v["birth_year"], v["personal_id"], v["personal_id_is_legacy"], masked_id, v["ethnicity"].pk,
-            v["relation"], v["has_health_insurance"], "")
+            v["birth_year"], v.get("personal_id"), v.get("personal_id_is_legacy"), masked_id, v["ethnicity"].pk,
+            v["relation"], v.get("has_health_insurance"), "")
+
+
+# The parked column of each yes/no column.
+_YES_NO_STAGED = {"nong_nghiep": "is_farm", "nguoi_co_cong": "merit", "bao_tro_xa_hoi": "social", "bhyt": "insured"}
+
+
+def _read_ticked_empty_as_no(batch: ImportBatch, ticked: dict[int, tuple[str, set[str]]]) -> None:
+    """In a table whose yes/no column is ticked with "x", its empty cells read as no:
+    parked as NULL while the table streamed by, they become FALSE once it is known."""
+    for part, (kind, keys) in ticked.items():
+        if not keys:
+            continue
+        columns = [_YES_NO_STAGED[key] for key in sorted(keys)]
+        assignments = ", ".join(f"{c} = COALESCE({c}, FALSE)" for c in columns)
+        _execute(f"UPDATE {_table(StagedRow)} SET {assignments} WHERE batch_id = %s AND kind = %s "  # noqa: S608
+                 f"AND part = %s AND issues = '' AND ({' OR '.join(f'{c} IS NULL' for c in columns)})",
+                 [batch.pk, kind, part])
 
 
 def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | None = None) -> int:
@@ -238,12 +260,21 @@ def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | No
     plan = importer.Plan()
     out = _Layout(StagedRow, _STAGED_COLUMNS)
 
+    ticked: dict[int, tuple[str, set[str]]] = {}
+
     def produce() -> Iterator[tuple]:
-        for table in tables:
+        for part, table in enumerate(tables):
             if table.kind not in ("households", "members") or table.missing_required:
                 continue  # a sheet without its required columns is refused as a whole (see check)
+            yes_no = [key for key in importer.YES_NO_COLUMNS[table.kind] if key in table.columns]
+            ticks: set[str] = set()
+            ticked[part] = (table.kind, ticks)
+            is_tick = importer.is_tick
             for row in table.rows():
-                yield _staged_row(batch.pk, table.kind, row, plan, context)
+                for key in yes_no:
+                    if key not in ticks and is_tick(row.values.get(key)):
+                        ticks.add(key)
+                yield _staged_row(batch.pk, table.kind, part, row, plan, context)
 
     rows = produce()
     staged = 0
@@ -254,6 +285,7 @@ def stage(batch: ImportBatch, tables: Iterable, progress: importer.Progress | No
         written = out.stream(islice(rows, STAGE_BATCH_ROWS))
         staged += written
         if written < STAGE_BATCH_ROWS:
+            _read_ticked_empty_as_no(batch, ticked)
             return staged
         if progress:
             progress(staged, 0)
@@ -312,6 +344,15 @@ def _cross_checks(batch: ImportBatch, *, analyze: bool = True) -> None:
     _mark([(pk, "households", "ma_ho", code, importer.twice_on_sheet_message(code, first))
            for pk, code, first in rows])
 
+    # A new household starts without a classification: only a commune decision gives one.
+    rows = _fetch(
+        f"SELECT id, classification, classification_year FROM {staged} WHERE batch_id = %s "  # noqa: S608
+        f"AND kind = 'households' AND {_ACCEPTED} AND NOT existing AND classification NOT IN ('', %s)",
+        [b, Household.Classification.NONE])
+    _mark([(pk, "households", "phan_loai", codec.format_classification(classification),
+            importer.classification_message(importer.classification_text(classification, year), None))
+           for pk, classification, year in rows])
+
     member_ok = "s.batch_id = %s AND s.kind = 'members' AND s.issues = '' AND s.problem = '' AND NOT s.existing"
     # Members whose household is neither in the register nor on the households sheet.
     rows = _fetch(
@@ -324,10 +365,14 @@ def _cross_checks(batch: ImportBatch, *, analyze: bool = True) -> None:
 
     # Personal IDs that belong to a current member of another household of the register.
     rows = _fetch(
-        f"SELECT s.id, s.pid, h.code FROM {staged} s JOIN {members} m ON m.personal_id = s.pid "  # noqa: S608
-        f"JOIN {households} h ON h.id = m.household_id WHERE {member_ok} AND s.pid <> '' "
-        "AND m.personal_id <> '' AND NOT m.is_archived", [b])
-    _mark([(pk, "members", "so_dinh_danh", pid, importer.id_taken_message(pid, code)) for pk, pid, code in rows])
+        f"SELECT s.id, s.pid, h.code, c.id, c.code FROM {staged} s JOIN {members} m ON m.personal_id = s.pid "  # noqa: S608
+        f"JOIN {households} h ON h.id = m.household_id JOIN {units} c ON c.id = h.commune_id "
+        f"WHERE {member_ok} AND s.pid <> '' AND m.personal_id <> '' AND NOT m.is_archived", [b])
+    in_area = set(communes_for(batch.created_by).filter(pk__in={row[3] for row in rows})
+                  .values_list("pk", flat=True)) if rows else set()
+    _mark([(pk, "members", "so_dinh_danh", pid,
+            importer.id_taken_message(pid, code, commune_code, commune_id in in_area))
+           for pk, pid, code, commune_id, commune_code in rows])
 
     # A hidden ID can only stand for the ID of a stored member; a new household has none.
     rows = _fetch(f"SELECT s.id, s.masked_id FROM {staged} s WHERE {member_ok} AND s.masked_id <> ''", [b])  # noqa: S608
@@ -433,13 +478,17 @@ def _cells(record: tuple, communes: dict[int, str], ethnicities: dict[int, str])
     (kind, _number, commune_id, code, name, village, area, is_farm, phone, merit, social, classification,
      classification_year, sex, birth_date, birth_year, pid, masked_id, ethnicity_id, relation, insured) = record
     if kind == "households":
-        return {"ma_xa": communes[commune_id], "ma_ho": code, "thon": village, "chu_ho": name, "khu_vuc": area,
-                "nong_nghiep": bool(is_farm), "dien_thoai": phone, "phan_loai": classification,
-                "nam_phan_loai": "" if classification_year is None else classification_year,
-                "nguoi_co_cong": bool(merit), "bao_tro_xa_hoi": bool(social)}
-    return {"ma_xa": communes[commune_id], "ma_ho": code, "ho_ten": name, "gioi_tinh": sex,
-            "ngay_sinh": _as_date(birth_date) or birth_year, "so_dinh_danh": masked_id or pid,
-            "dan_toc": ethnicities[ethnicity_id], "quan_he": relation, "bhyt": bool(insured)}
+        cells = {"ma_xa": communes[commune_id], "ma_ho": code, "thon": village, "chu_ho": name, "khu_vuc": area,
+                 "nong_nghiep": is_farm, "dien_thoai": importer.CLEAR if phone == "" else phone,
+                 "phan_loai": codec.format_classification(classification), "nam_phan_loai": classification_year,
+                 "nguoi_co_cong": merit, "bao_tro_xa_hoi": social}
+    else:
+        cells = {"ma_xa": communes[commune_id], "ma_ho": code, "ho_ten": name, "gioi_tinh": sex,
+                 "ngay_sinh": _as_date(birth_date) or birth_year,
+                 "so_dinh_danh": masked_id or (importer.CLEAR if pid == "" else pid),
+                 "dan_toc": ethnicities[ethnicity_id], "quan_he": relation, "bhyt": insured}
+    # What the row did not state is left out, as a column the file does not have.
+    return {key: value for key, value in cells.items() if value not in (None, "")}
 
 
 def _key_chunks(batch: ImportBatch, *, existing: bool, columns: tuple[str, ...], order: str) -> Iterator[list]:
@@ -462,7 +511,9 @@ def _key_chunks(batch: ImportBatch, *, existing: bool, columns: tuple[str, ...],
 
 
 def _plan_stored(batch: ImportBatch, *, write: bool, progress) -> tuple[list[importer.Issue], Counter, int]:
-    """Rows of households in the register, through the ordinary planner (and writer)."""
+    """Rows of households in the register, through the ordinary planner (and writer).
+    What they change is listed on the batch (`ImportBatch.changes`)."""
+    batch.changes = []
     issues: list[importer.Issue] = []
     counts: Counter[str] = Counter()
     rows = 0
@@ -482,6 +533,8 @@ def _plan_stored(batch: ImportBatch, *, write: bool, progress) -> tuple[list[imp
             importer.apply_plan(plan, batch.created_by, batch=batch.reference)
         counts.update(plan.counts())
         issues.extend(plan.issues)
+        if len(batch.changes) < importer.LISTED_CHANGES:
+            batch.changes.extend(plan.changes(importer.LISTED_CHANGES - len(batch.changes)))
         rows += plan.rows
         if progress:
             progress(rows, 0)
@@ -550,6 +603,7 @@ def _write_new(batch: ImportBatch, progress, done: int, tally: _Tally) -> int:
     households_out, members_out, events_out = (_Layout(Household, _HOUSEHOLD_GIVEN),
                                                _Layout(Member, _MEMBER_GIVEN), _Layout(AuditEvent, _EVENT_GIVEN))
     urban, rural = Household.Area.URBAN, Household.Area.RURAL
+    unclassified = str(Household.Classification.NONE)
     dumps = json.dumps
     taken: dict[str, int] = {}
     written = 0
@@ -570,7 +624,9 @@ def _write_new(batch: ImportBatch, progress, done: int, tally: _Tally) -> int:
             commune = communes[commune_id]
             village_id, village_name = villages[(commune_id, village_key)]
             area = area or (urban if commune.is_urban else rural)
-            is_farm, merit, social = bool(is_farm), bool(merit), bool(social)
+            is_farm, merit, social, phone = bool(is_farm), bool(merit), bool(social), phone or ""
+            # A new household starts unclassified (the checks refused any other classification).
+            classification, classification_year = unclassified, None
             household_id = next(household_ids)
             derived = services.derived_values(
                 SimpleNamespace(code=code, phone=phone, head_name=head),
@@ -593,7 +649,7 @@ def _write_new(batch: ImportBatch, progress, done: int, tally: _Tally) -> int:
                  legacy, ethnicity_id, relation, insured) = person[:21]
                 member_id = next(member_ids)
                 birth_date = _as_date(birth_date)
-                insured = bool(insured)
+                insured, pid = bool(insured), pid or ""
                 member_rows.append((
                     member_id, household_id, name, _fold(name), sex, birth_date, birth_year, pid, bool(legacy),
                     ethnicity_id, relation, insured, stamp, stamp, False, ""))
@@ -700,6 +756,8 @@ def _write_new_in_sql(batch: ImportBatch, communes: dict[int, AdminUnit], progre
     actor = user.pk if getattr(user, "pk", None) else None
     ids = sorted(communes)
     accepted = "s.batch_id = %s AND NOT s.existing AND s.issues = '' AND s.problem = ''"
+    # A new household starts unclassified (the checks refused any other classification).
+    unclassified = Household.Classification.NONE.value
     expected = tally.created
     written = 0
     # The slices' sorts and hashes in memory rather than in temporary files (this transaction only).
@@ -721,8 +779,9 @@ m AS (
 h AS (
     SELECT s.sort_key, s.commune_id, v.id AS village_id, v.name AS village_name, s.code, m.head,
            CASE WHEN s.area <> '' THEN s.area WHEN c.urban THEN 'urban' ELSE 'rural' END AS area,
-           COALESCE(s.is_farm, FALSE) AS is_farm, s.phone, COALESCE(s.merit, FALSE) AS merit,
-           COALESCE(s.social, FALSE) AS social, s.classification, s.classification_year,
+           COALESCE(s.is_farm, FALSE) AS is_farm, COALESCE(s.phone, '') AS phone, COALESCE(s.merit, FALSE) AS merit,
+           COALESCE(s.social, FALSE) AS social, '{unclassified}'::text AS classification,
+           NULL::smallint AS classification_year,
            COALESCE(m.minority, FALSE) AS minority, m.members,
            concat_ws(' ', NULLIF(s.search_key, ''), m.names) AS search_text, c.label
     FROM {staged} s
@@ -740,7 +799,8 @@ hins AS (
 ),
 mins AS (
     INSERT INTO {_table(Member)} ({names["m"]})
-    SELECT hins.id, s.name, s.name_key, s.sex, s.birth_date, s.birth_year, s.pid, COALESCE(s.pid_legacy, FALSE),
+    SELECT hins.id, s.name, s.name_key, s.sex, s.birth_date, s.birth_year, COALESCE(s.pid, ''),
+           COALESCE(s.pid_legacy, FALSE),
            s.ethnicity_id, s.relation, COALESCE(s.insured, FALSE), %s, %s, FALSE, ''{member_rest}
     FROM {staged} s JOIN hins ON hins.commune_id = s.commune_id AND hins.code = s.code
     WHERE {accepted} AND s.kind = 'members' AND {within}
@@ -832,6 +892,7 @@ def _assess(batch: ImportBatch, *, write: bool, progress: importer.Progress | No
         stored_issues, counts, _rows = _plan_stored(batch, write=may_write, progress=progress)
     else:
         stored_issues, counts = [], Counter()
+        batch.changes = []
     counts["created"] += tally.created
     if may_write and (batch.valid_rows_only or not stored_issues):
         _write_new(batch, progress, 0, tally)

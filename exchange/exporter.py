@@ -284,13 +284,26 @@ def _csv_pieces(sheet: Sheet, rows: Iterable[Mapping[str, CellValue]]) -> Iterat
     yield buffer.getvalue().encode("utf-8")
 
 
-def stream_csv(kind: str, user, *, include_archived: bool = False) -> Iterator[bytes]:
+def stream_csv(kind: str, user, *, include_archived: bool = False,
+               on_done: Callable[[int], None] | None = None) -> Iterator[bytes]:
     """The export as CSV bytes (UTF-8 with BOM), piece by piece, for StreamingHttpResponse.
 
     The kind is checked now; the query runs when the first piece is asked for.
+    `on_done` is given the number of rows sent once the stream ends (or is cut).
     """
     source = _source(kind)
-    return _csv_pieces(source.sheet, source.rows(user, include_archived))
+    rows = source.rows(user, include_archived)
+    return _csv_pieces(source.sheet, rows if on_done is None else _counted(rows, on_done))
+
+
+def _counted(rows: Iterable[Mapping[str, CellValue]], on_done: Callable[[int], None]):
+    sent = 0
+    try:
+        for row in rows:
+            sent += 1
+            yield row
+    finally:
+        on_done(sent)
 
 
 # -- XLSX -------------------------------------------------------------------------------
@@ -421,24 +434,28 @@ def file_name(kind: str, fmt: str, day: date | None = None) -> str:
     return f"{stem}-{(day or timezone.localdate()):%Y%m%d}.{fmt}"
 
 
-def export_response(user, kind: str, fmt: str, *, include_archived: bool = False) -> HttpResponseBase:
+def export_response(user, kind: str, fmt: str, *, include_archived: bool = False,
+                    on_done: Callable[[int], None] | None = None) -> HttpResponseBase:
     """A download of the export: CSV streamed as it is read, XLSX from a temporary file.
 
     An XLSX file is a zip whose directory is written last, so it cannot be sent
     before it is finished; the temporary file keeps it out of memory meanwhile.
+    `on_done` is given the number of rows written (the access log's count).
     """
     name = file_name(kind, fmt)
     if fmt == "csv":
-        response = StreamingHttpResponse(stream_csv(kind, user, include_archived=include_archived),
+        response = StreamingHttpResponse(stream_csv(kind, user, include_archived=include_archived, on_done=on_done),
                                          content_type=CONTENT_TYPES["csv"])
         response["Content-Disposition"] = content_disposition_header(True, name)
         return response
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response
     try:
-        export(kind, user, fmt, handle, include_archived=include_archived)
+        written = export(kind, user, fmt, handle, include_archived=include_archived)
     except BaseException:
         handle.close()
         raise
+    if on_done is not None:
+        on_done(written)
     handle.seek(0)
     return FileResponse(handle, as_attachment=True, filename=name, content_type=CONTENT_TYPES[fmt])
 
@@ -840,17 +857,21 @@ def lists_file_name(scope: ListScope, fmt: str, *, commune_code: str = "") -> st
     return f"{stem}.{'xlsx' if fmt == 'xlsx' else 'zip'}"
 
 
-def lists_response(user, scope: ListScope, fmt: str, *, commune_code: str = "") -> FileResponse:
+def lists_response(user, scope: ListScope, fmt: str, *, commune_code: str = "",
+                   on_done: Callable[[int], None] | None = None) -> FileResponse:
     """A download of the official lists, built in a temporary file (a zip, like a
-    workbook, is finished by its directory at the end)."""
+    workbook, is finished by its directory at the end). `on_done` is given the
+    number of households on the four lists."""
     if fmt not in FORMATS:
         raise ExportError(_("Unknown format “%(format)s”; choose csv or xlsx.") % {"format": fmt})
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by the response
     try:
-        export_lists(user, scope, fmt, handle)
+        counts = export_lists(user, scope, fmt, handle)
     except BaseException:
         handle.close()
         raise
+    if on_done is not None:
+        on_done(sum(counts.values()))
     handle.seek(0)
     content_type = CONTENT_TYPES["xlsx"] if fmt == "xlsx" else "application/zip"
     return FileResponse(handle, as_attachment=True, filename=lists_file_name(scope, fmt, commune_code=commune_code),

@@ -45,6 +45,8 @@ from . import values as parse
 from .columns import HOUSEHOLDS, MEMBERS, SHEETS, Sheet
 
 Progress = Callable[[int, int], None]
+# Updated rows whose changes a report lists (the counts are always exact).
+LISTED_CHANGES = 5_000
 
 # Text that Excel would run as a formula is written with a leading apostrophe
 # by our exports; reading it back removes the apostrophe.
@@ -68,6 +70,8 @@ class MemberPlan:
     action: str = "create"  # create | update | unchanged
     # An ID exported masked ("010•••••••45") to a user who may not see it whole.
     masked_id: str = ""
+    # What an update changes: (column header, before, after) as the file spells them.
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -76,12 +80,14 @@ class HouseholdPlan:
     code: str
     household: Household | None
     row: int | None = None  # its row on the households sheet, if any
-    values: dict[str, Any] | None = None  # household fields from that row
+    # The household fields that row states; a field it leaves out keeps its stored value.
+    values: dict[str, Any] | None = None
     village_name: str = ""
     head_name: str = ""
     action: str = "unchanged"
     members: list[MemberPlan] = field(default_factory=list)
     rejected: bool = False
+    changes: list[tuple[str, str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -102,10 +108,31 @@ class Plan:
                 counts[_row_counter(member.action)] += 1
         return counts
 
+    def changes(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Each updated row and the fields it changes, old → new, in sheet and row order."""
+        found = []
+        for hh_plan in self.households.values():
+            if hh_plan.rejected:
+                continue
+            if hh_plan.row is not None and hh_plan.action == "update" and hh_plan.changes:
+                found.append(_changed_row(HOUSEHOLDS, hh_plan.row, hh_plan.code, hh_plan.head_name,
+                                          hh_plan.changes))
+            for member in hh_plan.members:
+                if member.action == "update" and member.changes:
+                    found.append(_changed_row(MEMBERS, member.row, hh_plan.code, member.values.get("full_name", ""),
+                                              member.changes))
+        found.sort(key=lambda item: (item["sheet"] != HOUSEHOLDS.title, item["row"]))
+        return found if limit is None else found[:limit]
+
     def reject(self, sheet: Sheet, row: int, column: str, value: Any, message: str) -> None:
         header = sheet.column(column).header if column else ""
         self.issues.append(Issue(sheet.title, row, header, _short(value), message))
         self.rejected_rows.add((sheet.title, row))
+
+
+def _changed_row(sheet: Sheet, row: int, code: str, name: str, changes) -> dict[str, Any]:
+    return {"sheet": sheet.title, "row": row, "code": code, "name": name,
+            "changes": [list(change) for change in changes]}
 
 
 def _row_counter(action: str) -> str:
@@ -298,12 +325,105 @@ def _cell(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, 
 
 _BAD = object()
 
+# The spelling that clears a stored value in a clearable column (phone, personal
+# ID): an empty cell changes nothing, so clearing needs a word of its own.
+CLEAR = "-"
+_CLEAR_SPELLINGS = frozenset({"-", "–", "—"})  # Word and Excel turn a typed "-" into a dash
+# The yes/no columns of each sheet. An empty cell of one reads as "no" only where
+# the sheet ticks that column with "x" (x for yes, empty for no); elsewhere it
+# changes nothing.
+YES_NO_COLUMNS = {"households": ("nong_nghiep", "nguoi_co_cong", "bao_tro_xa_hoi"), "members": ("bhyt",)}
 
-def check_household_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str, str, str, dict] | None:
+# The longest text a column may hold: its model field's max_length.
+HOUSEHOLD_LIMITS = {"ma_ho": ("Household", "code"), "thon": ("Village", "name"), "chu_ho": ("Household", "head_name"),
+                    "dien_thoai": ("Household", "phone")}
+MEMBER_LIMITS = {"ma_ho": ("Household", "code"), "ho_ten": ("Member", "full_name")}
+_MODELS = {"Household": Household, "Village": Village, "Member": Member}
+
+
+def is_clear(raw: Any) -> bool:
+    return isinstance(raw, str) and _text(raw).strip() in _CLEAR_SPELLINGS
+
+
+def is_tick(raw: Any) -> bool:
+    return isinstance(raw, str) and raw.strip().lower() == "x"
+
+
+def _yes_no(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str, ticked: frozenset[str]):
+    """A yes/no cell: None when it states nothing (no column, or an empty cell of a
+    column not ticked with "x"), else True/False; `_BAD` once its problem is recorded."""
+    if key not in values:
+        return None
+    raw = values[key]
+    if isinstance(raw, str):
+        raw = _text(raw).strip()
+    if raw in ("", None):
+        return False if key in ticked else None
+    return _cell(plan, sheet, row, {key: raw}, key, parse.parse_yes_no)
+
+
+def _clearable(plan: Plan, sheet: Sheet, row: int, values: dict[str, Any], key: str):
+    """A clearable text cell: None when it states nothing (no column, an empty cell),
+    "" for the clear spelling, else the text."""
+    if key not in values:
+        return None
+    raw = values[key]
+    if is_clear(raw):
+        return ""
+    return _cell(plan, sheet, row, values, key, _text)
+
+
+def _max_length(model: str, name: str) -> int:
+    return _MODELS[model]._meta.get_field(name).max_length
+
+
+def _check_lengths(plan: Plan, sheet: Sheet, row: int, limits: dict[str, tuple[str, str]],
+                   cells: dict[str, Any]) -> bool:
+    """Every text cell against its model field's max_length; False once a problem is recorded."""
+    fine = True
+    for key, value in cells.items():
+        if not isinstance(value, str) or key not in limits:
+            continue
+        limit = _max_length(*limits[key])
+        if len(value) > limit:
+            plan.reject(sheet, row, key, value, too_long_message(sheet.column(key).header, limit, len(value)))
+            fine = False
+    return fine
+
+
+def too_long_message(column: str, limit: int, length: int) -> str:
+    return _("“%(column)s” holds at most %(limit)d characters; this cell has %(length)d.") % {
+        "column": column, "limit": limit, "length": length}
+
+
+def classification_message(given: str, stored: str | None) -> str:
+    """A file may not change a classification: only a commune decision (Mẫu 02) does.
+    `given` and `stored` as the file spells them ("Hộ nghèo 2024")."""
+    if stored is None:
+        return _("A household's classification is set only by a commune decision (recognition decision, "
+                 "Mẫu 02); a new household starts without one. Leave “Phân loại” empty or write “Không” "
+                 "(the file says “%(given)s”).") % {"given": given}
+    return _("A household's classification changes only through a commune decision (recognition decision, "
+             "Mẫu 02); the register says “%(stored)s”, the file “%(given)s”. Leave “Phân loại” and “Năm "
+             "phân loại” as in the register, or empty.") % {"stored": stored, "given": given}
+
+
+def classification_text(classification: str | None, year: int | None) -> str:
+    text = parse.format_classification(classification) if classification else ""
+    return f"{text} {year}".strip() if year is not None else text
+
+
+def check_household_row(plan: Plan, context: _Context, row,
+                        ticked: frozenset[str] = frozenset()) -> tuple[AdminUnit, str, str, str, dict] | None:
     """The checks of one households row that need no other row: every cell, and
     the registry's rules for a household. Returns (commune, code, village name,
     head's name, values), or None once the problems are recorded in the plan.
-    An empty "area" stays empty: the caller keeps the stored one, or the commune's."""
+
+    `values` holds only the fields the row states: a column the file does not
+    have, or an empty cell, states nothing (an empty cell of a yes/no column in
+    `ticked` states "no"; the clear spelling of the phone states ""). The
+    classification and its year are there when given, to be compared with the
+    register; an import never writes them."""
     sheet = HOUSEHOLDS
     v = row.values
     commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
@@ -311,32 +431,33 @@ def check_household_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, 
     village = _cell(plan, sheet, row.number, v, "thon", _text, required=True)
     head = _cell(plan, sheet, row.number, v, "chu_ho", _text, required=True)
     area = _cell(plan, sheet, row.number, v, "khu_vuc", parse.parse_area)
-    farm = _cell(plan, sheet, row.number, v, "nong_nghiep", parse.parse_yes_no)
-    phone = _cell(plan, sheet, row.number, v, "dien_thoai", _text)
+    farm = _yes_no(plan, sheet, row.number, v, "nong_nghiep", ticked)
+    phone = _clearable(plan, sheet, row.number, v, "dien_thoai")
     classification = _cell(plan, sheet, row.number, v, "phan_loai", parse.parse_classification)
     year = _cell(plan, sheet, row.number, v, "nam_phan_loai", parse.parse_year)
-    merit = _cell(plan, sheet, row.number, v, "nguoi_co_cong", parse.parse_yes_no)
-    social = _cell(plan, sheet, row.number, v, "bao_tro_xa_hoi", parse.parse_yes_no)
+    merit = _yes_no(plan, sheet, row.number, v, "nguoi_co_cong", ticked)
+    social = _yes_no(plan, sheet, row.number, v, "bao_tro_xa_hoi", ticked)
     parsed = (code, village, head, area, farm, phone, classification, year, merit, social)
     if commune is None or _BAD in parsed:
+        return None
+    if not _check_lengths(plan, sheet, row.number, HOUSEHOLD_LIMITS,
+                          {"ma_ho": code, "thon": village, "chu_ho": head, "dien_thoai": phone}):
         return None
     try:
         services.clean_household_values({
             "village": SimpleNamespace(commune_id=commune.pk, name=village), "code": code, "phone": phone or "",
-            "classification": classification or Household.Classification.NONE, "classification_year": year,
         }, commune)
     except ValidationError as exc:
         for name, messages in exc.message_dict.items():
             column = HOUSEHOLD_COLUMNS.get(name, "ma_ho")
             plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
         return None
-    values = {
-        "area": area or "",
-        "is_farm": bool(farm), "phone": phone or "",
-        "has_meritorious_member": bool(merit), "is_social_protection": bool(social),
-        "classification": classification or Household.Classification.NONE,
-        "classification_year": year,
-    }
+    values: dict[str, Any] = {"area": area or ""}
+    for name, value in (("is_farm", farm), ("phone", phone), ("has_meritorious_member", merit),
+                        ("is_social_protection", social), ("classification", classification),
+                        ("classification_year", year)):
+        if value is not None:
+            values[name] = value
     return commune, code, village, head, values
 
 
@@ -345,11 +466,28 @@ def twice_on_sheet_message(code: str, first_row: int) -> str:
         "code": code, "row": first_row}
 
 
-def _household_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
+def classification_problem(classification: str | None, year: int | None, household: Household | None) -> str:
+    """Why a row's classification may not stand ("" if it may): a file never changes
+    a classification, which only a commune decision sets; the same value as the
+    register, an empty cell or no column at all is fine."""
+    none = Household.Classification.NONE
+    if household is None:
+        if classification in (None, none):
+            return ""
+        return classification_message(classification_text(classification, year), None)
+    stored, stored_year = household.classification, household.classification_year
+    if (classification is not None and classification != stored) or (
+            year is not None and stored != none and year != stored_year):
+        return classification_message(classification_text(classification or stored, year),
+                                      classification_text(stored, stored_year if stored != none else None))
+    return ""
+
+
+def _household_rows(plan: Plan, context: _Context, rows: Iterable, ticked: frozenset[str] = frozenset()) -> None:
     sheet = HOUSEHOLDS
     for row in rows:
         plan.rows += 1
-        checked = check_household_row(plan, context, row)
+        checked = check_household_row(plan, context, row, ticked)
         if checked is None:
             continue
         commune, code, village, head, values = checked
@@ -359,17 +497,28 @@ def _household_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
             plan.reject(sheet, row.number, "ma_ho", code, twice_on_sheet_message(code, existing_plan.row))
             continue
         household = context.households.get(key)
-        values["area"] = values["area"] or (household.area if household else "")
+        classification, year = values.pop("classification", None), values.pop("classification_year", None)
+        problem = classification_problem(classification, year, household)
+        if problem:
+            plan.reject(sheet, row.number, "phan_loai", row.values.get("phan_loai", ""), problem)
+            continue
+        if not values["area"]:
+            del values["area"]  # the stored one stays; a new household takes its commune's
         hh_plan = existing_plan or HouseholdPlan(commune=commune, code=code, household=household)
         hh_plan.row, hh_plan.values, hh_plan.village_name, hh_plan.head_name = row.number, values, village, head
         plan.households[key] = hh_plan
 
 
-def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str, dict, str] | None:
+def check_member_row(plan: Plan, context: _Context, row,
+                     ticked: frozenset[str] = frozenset()) -> tuple[AdminUnit, str, dict, str] | None:
     """The checks of one members row that need no other row: every cell, the
     personal ID against sex and year of birth, and the registry's rules for a
     member. Returns (commune, household code, cleaned values, hidden ID as
-    written or ""), or None once the problems are recorded in the plan."""
+    written or ""), or None once the problems are recorded in the plan.
+
+    The personal ID and the insurance card are in the values only when the row
+    states them (see `check_household_row`): no column or an empty cell keeps the
+    stored ones; the clear spelling clears the ID."""
     sheet = MEMBERS
     v = row.values
     commune = _commune(plan, context, sheet, row.number, v.get("ma_xa", ""))
@@ -378,7 +527,7 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
     sex = _cell(plan, sheet, row.number, v, "gioi_tinh", parse.parse_sex, required=True)
     born = _cell(plan, sheet, row.number, v, "ngay_sinh", parse.parse_date_or_year, required=True)
     relation = _cell(plan, sheet, row.number, v, "quan_he", parse.parse_relation, required=True)
-    insured = _cell(plan, sheet, row.number, v, "bhyt", parse.parse_yes_no)
+    insured = _yes_no(plan, sheet, row.number, v, "bhyt", ticked)
     ethnicity_text = _cell(plan, sheet, row.number, v, "dan_toc", _text, required=True)
     ethnicity = None
     if ethnicity_text not in (None, _BAD):
@@ -387,11 +536,12 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
             plan.reject(sheet, row.number, "dan_toc", ethnicity_text,
                         _("“%(value)s” is not one of the 54 ethnic groups.") % {"value": ethnicity_text})
     raw_id = v.get("so_dinh_danh", "")
-    personal_id = ""
+    personal_id: Any = ""
+    id_stated = raw_id not in ("", None)
     masked_id = _text(raw_id) if is_masked_personal_id(str(raw_id or "")) else ""
-    if masked_id:
-        pass  # matched against the stored member later, never stored as such
-    elif raw_id not in ("", None) and sex not in (None, _BAD) and born not in (None, _BAD):
+    if masked_id or is_clear(raw_id):
+        pass  # a hidden ID is matched against the stored member later, never stored as such
+    elif id_stated and sex not in (None, _BAD) and born not in (None, _BAD):
         try:
             # Checked here against the row's sex and year of birth; the service takes it as checked.
             personal_id = parse.parse_personal_id(raw_id, sex=sex, birth_year=born[1])
@@ -401,12 +551,15 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
     if commune is None or ethnicity is None or personal_id is None or _BAD in (
             code, name, sex, born, relation, insured):
         return None
+    if not _check_lengths(plan, sheet, row.number, MEMBER_LIMITS, {"ma_ho": code, "ho_ten": name}):
+        return None
     birth_date, birth_year = born
     values = {
         "full_name": name, "sex": sex, "birth_date": birth_date, "birth_year": birth_year,
         "personal_id": personal_id, "ethnicity": ethnicity, "relation": relation,
-        "has_health_insurance": bool(insured),
     }
+    if insured is not None:
+        values["has_health_insurance"] = insured
     try:
         values = services.clean_member_values(values, today=_check_date())
     except ValidationError as exc:
@@ -414,6 +567,9 @@ def check_member_row(plan: Plan, context: _Context, row) -> tuple[AdminUnit, str
             column = MEMBER_COLUMNS.get(field_name, "ho_ten")
             plan.reject(sheet, row.number, column, v.get(column, ""), " ".join(messages))
         return None
+    if not id_stated:
+        # No ID column, or an empty cell: the stored ID stays.
+        del values["personal_id"], values["personal_id_is_legacy"]
     return commune, code, values, masked_id
 
 
@@ -422,9 +578,9 @@ def no_household_message(code: str, commune_code: str) -> str:
              "“Hộ gia đình” sheet.") % {"code": code, "commune": commune_code}
 
 
-def id_taken_message(pid: str, code: str) -> str:
-    return _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
-        "pid": pid, "code": code}
+def id_taken_message(pid: str, code: str, commune_code: str, in_area: bool) -> str:
+    """The household is named only when it is in the importing user's area (see the service)."""
+    return services.personal_id_taken_message(pid, code=code, commune_code=commune_code, in_area=in_area)
 
 
 def hidden_id_message() -> str:
@@ -432,11 +588,11 @@ def hidden_id_message() -> str:
              "the register.")
 
 
-def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
+def _member_rows(plan: Plan, context: _Context, rows: Iterable, ticked: frozenset[str] = frozenset()) -> None:
     sheet = MEMBERS
     for row in rows:
         plan.rows += 1
-        checked = check_member_row(plan, context, row)
+        checked = check_member_row(plan, context, row, ticked)
         if checked is None:
             continue
         commune, code, values, masked_id = checked
@@ -454,19 +610,26 @@ def _member_rows(plan: Plan, context: _Context, rows: Iterable) -> None:
 def _match_members(plan: Plan, context: _Context) -> None:
     """Pair member rows with stored members, decide each row's action, and check
     each household as it would be after the import: exactly one head, no ID twice."""
-    ids = {m.values["personal_id"] for hh in plan.households.values() for m in hh.members if m.values["personal_id"]}
+    ids = {m.values["personal_id"] for hh in plan.households.values() for m in hh.members
+           if m.values.get("personal_id")}
     owners = {
-        pid: (household_id, code)
-        for pid, household_id, code in Member.objects.filter(is_archived=False, personal_id__in=ids)
-        .values_list("personal_id", "household_id", "household__code")
+        pid: (household_id, code, commune_id, commune_code)
+        for pid, household_id, code, commune_id, commune_code
+        in Member.objects.filter(is_archived=False, personal_id__in=ids)
+        .values_list("personal_id", "household_id", "household__code", "household__commune_id",
+                     "household__commune__code")
     } if ids else {}
+    in_area = set(communes_for(context.user).filter(pk__in={o[2] for o in owners.values()})
+                  .values_list("pk", flat=True)) if owners else set()
     for hh_plan in plan.households.values():
         own_pk = hh_plan.household.pk if hh_plan.household else None
         kept = []
         for member_plan in hh_plan.members:
-            pid = member_plan.values["personal_id"]
+            pid = member_plan.values.get("personal_id")
             if pid and pid in owners and owners[pid][0] != own_pk:
-                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid, id_taken_message(pid, owners[pid][1]))
+                _own, code, commune_id, commune_code = owners[pid]
+                plan.reject(MEMBERS, member_plan.row, "so_dinh_danh", pid,
+                            id_taken_message(pid, code, commune_code, commune_id in in_area))
                 continue
             kept.append(member_plan)
         hh_plan.members = kept
@@ -477,7 +640,7 @@ def _match_members(plan: Plan, context: _Context) -> None:
         claimed: dict[int, int] = {}
         for member_plan in hh_plan.members:
             values = member_plan.values
-            member = by_id.get(values["personal_id"]) if values["personal_id"] else None
+            member = by_id.get(values["personal_id"]) if values.get("personal_id") else None
             member = member or by_name.get((fold(values["full_name"]), values["birth_year"]))
             if member_plan.masked_id:
                 if member is None or mask_personal_id(member.personal_id) != member_plan.masked_id:
@@ -498,8 +661,48 @@ def _match_members(plan: Plan, context: _Context) -> None:
                 before = snapshot(member, MEMBER_COMPARED)
                 after = {**before, **{k: _comparable(v) for k, v in values.items() if k in MEMBER_COMPARED}}
                 member_plan.action = "unchanged" if before == after else "update"
+                if before != after:
+                    member_plan.changes = _shown_changes(MEMBERS, before, after, context.user)
         hh_plan.members = [m for m in hh_plan.members if m.action != "duplicate"]
         _check_household(plan, hh_plan, stored, claimed)
+
+
+# The column of each compared field, and how the file spells its values.
+_SHOWN = {
+    "village": ("thon", str), "area": ("khu_vuc", parse.format_area), "is_farm": ("nong_nghiep", parse.format_yes_no),
+    "phone": ("dien_thoai", str), "has_meritorious_member": ("nguoi_co_cong", parse.format_yes_no),
+    "is_social_protection": ("bao_tro_xa_hoi", parse.format_yes_no), "full_name": ("ho_ten", str),
+    "sex": ("gioi_tinh", parse.format_sex), "personal_id": ("so_dinh_danh", str), "ethnicity": ("dan_toc", str),
+    "relation": ("quan_he", parse.format_relation), "has_health_insurance": ("bhyt", parse.format_yes_no),
+}
+
+
+def _shown_changes(sheet: Sheet, before: dict[str, Any], after: dict[str, Any], user) -> list[tuple[str, str, str]]:
+    """The fields an update changes, (column header, before, after), spelled as in the file;
+    personal IDs masked for the users who see them masked on the pages."""
+    changes = []
+    whole_ids = getattr(user, "sees_full_personal_ids", False)
+    for name in (*HOUSEHOLD_COMPARED, *MEMBER_COMPARED):
+        if name in ("birth_year", "classification", "classification_year") or name not in before:
+            continue
+        if name == "birth_date":
+            old = parse.format_date(_as_date(before["birth_date"]), before["birth_year"])
+            new = parse.format_date(_as_date(after["birth_date"]), after["birth_year"])
+            if old != new:
+                changes.append((sheet.column("ngay_sinh").header, old, new))
+            continue
+        if before[name] == after[name]:
+            continue
+        key, spell = _SHOWN[name]
+        old, new = ("" if value is None else spell(value) for value in (before[name], after[name]))
+        if name == "personal_id" and not whole_ids:
+            old, new = mask_personal_id(old), mask_personal_id(new)
+        changes.append((sheet.column(key).header, old, new))
+    return changes
+
+
+def _as_date(value: Any) -> date | None:
+    return date.fromisoformat(value) if isinstance(value, str) and value else value or None
 
 
 def _comparable(value: Any) -> Any:
@@ -533,7 +736,7 @@ def _check_household(plan: Plan, hh_plan: HouseholdPlan, stored: list[Member], c
     final_heads = [m.values["full_name"] for m in hh_plan.members if m.values["relation"] == Member.Relation.HEAD]
     final_heads += [m.full_name for m in stored if m.pk not in claimed and m.relation == Member.Relation.HEAD]
     member_rows = [m.row for m in hh_plan.members]
-    ids = [m.values["personal_id"] for m in hh_plan.members if m.values["personal_id"]]
+    ids = [m.values["personal_id"] for m in hh_plan.members if m.values.get("personal_id")]
     problem = household_problem(
         hh_plan.code, is_new=hh_plan.household is None, members=len(hh_plan.members), heads=len(final_heads),
         sheet_head=hh_plan.head_name, member_head=final_heads[0] if final_heads else "",
@@ -560,9 +763,9 @@ def _household_action(plan: Plan, context: _Context) -> None:
         before = snapshot(household, HOUSEHOLD_COMPARED)
         after = {**before, **{k: v for k, v in hh_plan.values.items() if k in HOUSEHOLD_COMPARED}}
         after["village"] = village.name if village else hh_plan.village_name
-        if after.get("classification") == Household.Classification.NONE:
-            after["classification_year"] = None
         hh_plan.action = "unchanged" if before == after else "update"
+        if before != after:
+            hh_plan.changes = _shown_changes(HOUSEHOLDS, before, after, context.user)
 
 
 def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> Plan:
@@ -577,8 +780,14 @@ def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> 
     # few queries), once to check them.
     commune_codes: set[str] = set()
     keys: set[tuple[str, str]] = set()
+    ticked: dict[int, set[str]] = {}
     for table in tables:
+        yes_no = [key for key in YES_NO_COLUMNS[table.kind] if key in getattr(table, "columns", ())]
+        ticks = ticked[id(table)] = set()
         for row in table.rows():
+            for key in yes_no:
+                if is_tick(row.values.get(key)):
+                    ticks.add(key)
             try:
                 commune_code = _commune_code(row.values.get("ma_xa", ""))
             except ValidationError:
@@ -595,11 +804,11 @@ def plan_import(tables: Iterable, user, *, progress: Progress | None = None) -> 
             "The sheet lacks required columns: %(columns)s. None of its rows is imported.") % {"columns": missing}))
         plan.rejected_rows.add((table.name, table.header_row))
     for table in household_tables:
-        _household_rows(plan, context, table.rows())
+        _household_rows(plan, context, table.rows(), frozenset(ticked[id(table)]))
     if progress:
         progress(plan.rows, plan.rows)
     for table in member_tables:
-        _member_rows(plan, context, table.rows())
+        _member_rows(plan, context, table.rows(), frozenset(ticked[id(table)]))
     _match_members(plan, context)
     _household_action(plan, context)
     if progress:
@@ -668,8 +877,6 @@ def apply_plan(plan: Plan, user, *, batch: str, progress: Progress | None = None
                 setattr(household, name, value)
             if not household.area:
                 household.area = Household.Area.URBAN if hh_plan.commune.is_urban else Household.Area.RURAL
-            if household.classification == Household.Classification.NONE:
-                household.classification_year = None
         mentioned = {m.member.pk for m in hh_plan.members if m.member is not None}
         final = [m for m in stored.get(household.pk, []) if m.pk not in mentioned] if not is_new else []
         added = []

@@ -1,15 +1,33 @@
 from django.conf import settings
 from django.db import models
+from django.db.models import Exists, OuterRef
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
+
+from core.permissions import Action, can
+from core.scoping import communes_for
 
 
 class ImportBatchQuerySet(models.QuerySet):
     def for_user(self, user):
-        """A user sees the imports they made; a superuser sees all."""
-        if user is None or not user.is_authenticated:
+        """A user sees an import they made while it stays inside their area; a superuser sees all.
+
+        The file and its problems hold the households of the communes it touched
+        (recorded by the check), so an officer moved to another commune, or whose
+        role changed, loses them: every commune of the batch must still be in the
+        user's area, and a batch that touched none is seen only while the user may
+        still import.
+        """
+        if user is None or not user.is_authenticated or not user.is_active:
             return self.none()
-        return self if user.is_superuser else self.filter(created_by=user)
+        if user.is_superuser:
+            return self
+        outside = ImportBatch.communes.through.objects.filter(importbatch_id=OuterRef("pk")).exclude(
+            adminunit_id__in=communes_for(user).values("pk"))
+        mine = self.filter(created_by=user).exclude(Exists(outside))
+        if not can(user, Action.IMPORT_HOUSEHOLDS):
+            mine = mine.filter(Exists(ImportBatch.communes.through.objects.filter(importbatch_id=OuterRef("pk"))))
+        return mine
 
 
 class ImportBatch(models.Model):
@@ -47,8 +65,23 @@ class ImportBatch(models.Model):
     # Large files: a digest of what the register told the checks across rows (see
     # exchange.bulk); the import repeats those checks only when it has changed.
     register_fingerprint = models.CharField(max_length=32, blank=True, editable=False)
+    # What the import changes in records already in the register: per updated row,
+    # {"sheet", "row", "code", "name", "changes": [[column, before, after], ...]}.
+    changes = models.JSONField(_("changes"), default=list, blank=True, editable=False)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # When the check last finished: a batch that failed after it can be confirmed again.
+    checked_at = models.DateTimeField(_("checked"), null=True, blank=True)
+    # The last sign of life of a check or an import (each step and each progress report
+    # moves it): a batch waiting or running without one for too long was left by a
+    # worker that died, and is marked failed (services.reclaim_stale).
+    heartbeat_at = models.DateTimeField(_("last activity"), null=True, blank=True)
+    # The communes whose rows the file holds (inside the uploader's area when checked):
+    # the batch, its problems and its files are seen only while they all stay in the area.
+    communes = models.ManyToManyField("geo.AdminUnit", blank=True, related_name="+", verbose_name=_("communes"))
+    # The stored file was removed after the retention period (settings.UPLOAD_RETENTION_DAYS);
+    # the record and its problems stay.
+    file_removed_at = models.DateTimeField(_("file removed"), null=True, blank=True)
 
     objects = ImportBatchQuerySet.as_manager()
 
@@ -71,6 +104,10 @@ class ImportBatch(models.Model):
     @property
     def progress_percent(self) -> int:
         return int(100 * self.processed_rows / self.total_rows) if self.total_rows else 0
+
+    @property
+    def file_kept(self) -> bool:
+        return bool(self.file) and self.file_removed_at is None
 
 
 class ImportIssue(models.Model):
@@ -107,6 +144,8 @@ class StagedRow(models.Model):
     # No index of its own: the walk index below begins with the batch.
     batch = models.ForeignKey(ImportBatch, on_delete=models.CASCADE, related_name="+", db_index=False)
     kind = models.CharField(max_length=12)
+    # Which table of the file (0, 1, …): a yes/no column is read per table (see importer.YES_NO_COLUMNS).
+    part = models.PositiveSmallIntegerField(default=0)
     row = models.PositiveIntegerField()
     # "<commune code>|<household code>": rows of one household sort together.
     sort_key = models.CharField(max_length=40)
@@ -131,7 +170,8 @@ class StagedRow(models.Model):
     village_key = models.TextField(blank=True, default="")
     area = models.CharField(max_length=5, blank=True, default="")
     is_farm = models.BooleanField(null=True)
-    phone = models.CharField(max_length=40, blank=True, default="")
+    # NULL: the row states nothing (no column, an empty cell); "": the row clears it.
+    phone = models.CharField(max_length=40, null=True, blank=True, default="")
     merit = models.BooleanField(null=True)
     social = models.BooleanField(null=True)
     classification = models.CharField(max_length=10, blank=True, default="")
@@ -139,7 +179,7 @@ class StagedRow(models.Model):
     sex = models.CharField(max_length=6, blank=True, default="")
     birth_date = models.DateField(null=True)
     birth_year = models.SmallIntegerField(null=True)
-    pid = models.CharField(max_length=12, blank=True, default="")
+    pid = models.CharField(max_length=12, null=True, blank=True, default="")  # NULL, "" as the phone
     pid_legacy = models.BooleanField(null=True)
     masked_id = models.CharField(max_length=40, blank=True, default="")
     ethnicity_id = models.IntegerField(null=True)

@@ -17,7 +17,10 @@ CSV, text that a spreadsheet would run as a formula made plain text.
 Reading: `resource.import_data(dataset, dry_run=True)` takes headers or ASCII
 keys, in any letter case, with or without diacritics, in any order, and checks
 every row with `importer.plan_import`, the same check an uploaded file gets;
-the result says per row what an import would do. Nothing is ever written
+the result says per row what an import would do. So the admin follows the
+importer's rules: a column the dataset does not have, or an empty cell, keeps
+the stored value, and a classification that differs from the register's
+rejects the row. Nothing is ever written
 through the household and member resources: import-export's row-by-row save
 would bypass the registry services (audit, NFC, one head per household,
 scoping). Those files are written by an import batch (`exchange.services`),
@@ -123,7 +126,8 @@ class TextWidget(ExchangeWidget):
 
 
 class YesNoWidget(ExchangeWidget):
-    """`Có`/`Không`, `x`/empty, `1`/`0`; written `Có`/`Không`. Empty reads as no."""
+    """`Có`/`Không`, `x`/empty, `1`/`0`; written `Có`/`Không`. Empty reads as no here; an
+    import of households or members decides what an empty cell means (`importer.YES_NO_COLUMNS`)."""
 
     def __init__(self):
         super().__init__(codec.parse_yes_no, codec.format_yes_no)
@@ -471,7 +475,8 @@ def _write_survey(row: SurveyRow, user) -> None:
     try:
         row.survey = review_services.record_survey(
             actor=user, survey=row.survey, expected_version=row.survey.version,
-            demographic_change=row.survey.demographic_change, causes=row.causes, **row.facts)
+            demographic_change=row.survey.demographic_change, causes=row.causes, source=AuditEvent.Source.IMPORT,
+            **row.facts)
     except (ValidationError, PermissionDenied) as exc:
         fields = getattr(exc, "error_dict", None) or {"": getattr(exc, "messages", [str(exc)])}
         for name, errors in fields.items():

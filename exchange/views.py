@@ -2,19 +2,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import access_log
 from households.forms import attach_errors
 
 from . import services
 from .forms import ExportForm, UploadForm
 from .models import ImportBatch
 from .reader import ReadError
-from .tasks import check_import
 
 
 def _batch_or_404(request: HttpRequest, pk: int) -> ImportBatch:
@@ -41,7 +40,7 @@ def import_list(request: HttpRequest) -> HttpResponse:
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            transaction.on_commit(lambda: check_import.delay(batch.pk))
+            services.queue_check(batch)
             return redirect(batch)
     batches = Paginator(ImportBatch.objects.for_user(request.user), 20).get_page(request.GET.get("page"))
     return render(request, "exchange/import_list.html", {"form": form, "page": batches})
@@ -50,18 +49,21 @@ def import_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def batch_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    batch = _batch_or_404(request, pk)
+    batch = services.refreshed(_batch_or_404(request, pk))
     issues = Paginator(batch.issues.all(), 100).get_page(request.GET.get("page"))
+    mine = batch.created_by_id == request.user.pk
     return render(request, "exchange/batch_detail.html", {
         "batch": batch, "issues": issues, "progress": services.progress(batch),
-        "can_confirm": batch.status == ImportBatch.Status.VALIDATED and batch.created_by_id == request.user.pk,
+        "can_confirm": services.can_confirm(request.user, batch),
+        "can_recheck": mine and batch.status == ImportBatch.Status.FAILED,
+        "can_cancel": mine and batch.status == ImportBatch.Status.FAILED,
     })
 
 
 @login_required
 @require_GET
 def batch_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    return JsonResponse(services.progress(_batch_or_404(request, pk)))
+    return JsonResponse(services.progress(services.refreshed(_batch_or_404(request, pk))))
 
 
 @login_required
@@ -71,6 +73,17 @@ def batch_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.confirm_batch(user=request.user, batch=batch,
                                valid_rows_only=request.POST.get("valid_rows_only") == "1")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect(batch)
+
+
+@login_required
+@require_POST
+def batch_recheck(request: HttpRequest, pk: int) -> HttpResponse:
+    batch = _batch_or_404(request, pk)
+    try:
+        services.recheck_batch(user=request.user, batch=batch)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect(batch)
@@ -104,6 +117,45 @@ def batch_rejected_rows(request: HttpRequest, pk: int) -> FileResponse:
         messages.error(request, str(exc))
         return redirect(batch)
     name = batch.file_name.rsplit(".", 1)[0] + " - dong loi.xlsx"
+    access_log.record(request, access_log.Kind.REJECTED_ROWS, count=batch.rejected, detail=batch.file_name)
+    return FileResponse(handle, as_attachment=True, filename=name)
+
+
+EXPORT_KINDS = {
+    "households": access_log.Kind.EXPORT_HOUSEHOLDS,
+    "members": access_log.Kind.EXPORT_MEMBERS,
+    "surveys": access_log.Kind.EXPORT_SURVEYS,
+    "lists": access_log.Kind.EXPORT_LISTS,
+}
+
+
+def _log_export(request: HttpRequest, kind: str, *, unit=None, detail: str = ""):
+    """The access log's entry for an export, written once its rows are counted."""
+    # Members are the one sheet with personal IDs; they are whole only for those who see them whole.
+    whole_ids = kind == "members" and request.user.sees_full_personal_ids
+
+    def done(count: int) -> None:
+        access_log.record(request, EXPORT_KINDS[kind], unit=unit, count=count, whole_ids=whole_ids,
+                          detail=detail)
+
+    return done
+
+
+@login_required
+@require_GET
+def batch_file(request: HttpRequest, pk: int) -> HttpResponse:
+    """The file as it was uploaded (several files: the zip that holds them), for its uploader in their area."""
+    batch = _batch_or_404(request, pk)
+    if not batch.file_kept:
+        messages.error(request, services.removed_message())
+        return redirect(batch)
+    try:
+        handle = batch.file.open("rb")
+    except FileNotFoundError:
+        messages.error(request, services.removed_message())
+        return redirect(batch)
+    name = f"{batch.file_name.rsplit('.', 1)[0]}.zip" if batch.is_bundle else batch.file_name
+    access_log.record(request, access_log.Kind.IMPORT_FILE, count=batch.total_rows, detail=batch.file_name)
     return FileResponse(handle, as_attachment=True, filename=name)
 
 
@@ -118,9 +170,11 @@ def export_page(request: HttpRequest) -> HttpResponse:
     if form.is_bound and form.is_valid():
         data = form.cleaned_data
         if data["kind"] == "lists":
+            detail = " ".join(str(v) for v in (data["year"], data["commune"], data["format"]) if v)
             return lists_response(request.user, ListScope(year=data["year"], commune_code=data["commune"]),
-                                  data["format"])
-        return export_response(request.user, data["kind"], data["format"])
+                                  data["format"], on_done=_log_export(request, "lists", detail=detail))
+        return export_response(request.user, data["kind"], data["format"],
+                               on_done=_log_export(request, data["kind"], detail=data["format"]))
     return render(request, "exchange/export.html", {"form": form})
 
 
@@ -151,4 +205,5 @@ def round_lists(request: HttpRequest, pk: int) -> FileResponse:
     if fmt not in FORMATS:
         raise Http404(_("Unknown format."))
     return lists_response(request.user, ListScope(year=round_.year, round_id=round_.pk), fmt,
-                          commune_code=round_.commune.code)
+                          commune_code=round_.commune.code,
+                          on_done=_log_export(request, "lists", unit=round_.commune, detail=f"{round_.year} {fmt}"))

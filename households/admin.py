@@ -5,8 +5,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from core import access_log
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.models import AuditEvent
+from core.permissions import Action, can
 from core.scoping import communes_for
 from exchange.admin import ExchangeAdminMixin
 from exchange.resources import HouseholdResource, MemberResource
@@ -14,8 +16,29 @@ from exchange.resources import HouseholdResource, MemberResource
 from . import services
 from .forms import MAX_MEMBERS, MISSING_VERSION, BaseMemberFormSet
 from .models import CommuneSummary, Ethnicity, Household, Member, Village
+from .validators import clean_personal_id
 
-OFFICER = ("commune_officer",)
+
+def _with_masked_id(request, names):
+    """The field names of a member as `request.user` may see them: the whole personal ID
+    for the people who keep the register, the masked one for everyone else."""
+    if request.user.sees_full_personal_ids:
+        return list(names)
+    return ["personal_id_masked" if name == "personal_id" else name for name in names]
+
+
+@admin.display(description=_("personal ID"))
+def personal_id_masked(member: Member) -> str:
+    return member.masked_personal_id or "–"
+
+
+def _exact_personal_id(term: str) -> str:
+    """The search term as a whole personal ID (12 digits, or an old 9-digit one), else ""."""
+    try:
+        checked = clean_personal_id(term.strip())
+    except ValidationError:
+        return ""
+    return checked.value
 
 
 class ReasonActionForm(ActionForm):
@@ -27,12 +50,13 @@ class MemberInlineFormSet(forms.BaseInlineFormSet):
 
     default_error_messages = BaseMemberFormSet.default_error_messages
 
+    actor = None  # the user saving, set by MemberInline.get_formset
+
     def clean(self):
         super().clean()
         if any(self.errors):
             return
         heads = 0
-        rows = []
         for form in self.forms:
             data = getattr(form, "cleaned_data", None)
             if not data:
@@ -47,14 +71,15 @@ class MemberInlineFormSet(forms.BaseInlineFormSet):
                         form.add_error(name if name in form.fields else None, error)
                 continue
             heads += data.get("relation") == Member.Relation.HEAD
-            rows.append(services.MemberInput(values=form.cleaned_data))
         if not any(self.errors) and heads != 1:
             raise ValidationError(_("A household has exactly one head; this one has %(count)d.") % {"count": heads})
         if not any(self.errors):
-            # A personal ID given twice, or one of a member of another household: a form error
-            # here rather than a failure of the save (which checks again, for a race).
+            # Personal IDs held by another household: refused here with the service's message
+            # (which names no household outside the user's area), not at save time.
+            rows = [services.MemberInput(values=form.cleaned_data) for form in self.forms
+                    if getattr(form, "cleaned_data", None)]
             try:
-                services.check_members(rows, self.instance if self.instance.pk else None)
+                services.check_members(rows, self.instance if self.instance.pk else None, self.actor)
             except ValidationError as exc:
                 raise ValidationError(exc.messages) from exc
 
@@ -68,20 +93,32 @@ class MemberInline(admin.TabularInline):
     can_delete = False
     max_num = MAX_MEMBERS
 
+    personal_id_masked = staticmethod(personal_id_masked)
+
     def get_formset(self, request, obj=None, **kwargs):
         # As on the application's form: a post claiming more rows is refused before they are read.
         kwargs.setdefault("validate_max", True)
         kwargs.setdefault("absolute_max", MAX_MEMBERS)
-        return super().get_formset(request, obj, **kwargs)
+        formset = super().get_formset(request, obj, **kwargs)
+        return type(formset.__name__, (formset,), {"actor": request.user})
+
+    def get_fields(self, request, obj=None):
+        return _with_masked_id(request, self.fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        if request.user.sees_full_personal_ids:
+            return super().get_readonly_fields(request, obj)
+        return ("personal_id_masked",)
 
     def get_queryset(self, request):
         return super().get_queryset(request).filter(is_archived=False).select_related("ethnicity")
 
     def has_add_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.role in OFFICER
+        return can(request.user, Action.EDIT_HOUSEHOLDS) and not (obj is not None and obj.is_archived)
 
     def has_change_permission(self, request, obj=None):
-        return request.user.is_superuser or request.user.role in OFFICER
+        # `obj` is the household: an archived one's members are read, not changed.
+        return can(request.user, Action.EDIT_HOUSEHOLDS) and not (obj is not None and obj.is_archived)
 
     def has_view_permission(self, request, obj=None):
         return True
@@ -95,8 +132,9 @@ class HouseholdAdminForm(forms.ModelForm):
 
     class Meta:
         model = Household
+        # The classification is shown read-only: only a commune decision sets it.
         fields = ("commune", "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
-                  "is_social_protection", "classification", "classification_year")
+                  "is_social_protection")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -127,7 +165,7 @@ class HouseholdAdminForm(forms.ModelForm):
 class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
     resource_classes = [HouseholdResource]
     form = HouseholdAdminForm
-    editable_by_role = OFFICER
+    edit_action = Action.EDIT_HOUSEHOLDS
     inlines = [MemberInline]
     action_form = ReasonActionForm
     actions = ["archive_selected"]
@@ -137,7 +175,8 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
                    "has_meritorious_member", "is_social_protection")
     search_fields = ("code", "search_text")
     list_select_related = ("commune", "village")
-    readonly_fields = ("head_name", "member_count", "is_ethnic_minority", "is_archived", "archived_reason",
+    readonly_fields = ("classification", "classification_year",
+                       "head_name", "member_count", "is_ethnic_minority", "is_archived", "archived_reason",
                        "archived_at", "archived_by", "version", "created_at", "created_by", "updated_at",
                        "updated_by")
     autocomplete_fields = ("village",)
@@ -202,9 +241,21 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
             # The admin's change message reads what formset.save() would have set.
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
+    def has_change_permission(self, request, obj=None):
+        # An archived household is read only, here as in the service: restore it first.
+        if obj is not None and obj.is_archived:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        obj = self.get_object(request, object_id)
+        if obj is not None and obj.is_archived and self._can_edit(request) and request.method == "GET":
+            messages.warning(request, _("An archived household cannot be edited; restore it first."))
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
+            response = super().changeform_view(request, object_id, form_url, extra_context)
         except services.StaleEdit as exc:
             messages.error(request, str(exc))
             from django.shortcuts import redirect
@@ -218,6 +269,14 @@ class HouseholdAdmin(ExchangeAdminMixin, ScopedAdmin):
             from django.shortcuts import redirect
 
             return redirect(request.path)
+        household = getattr(response, "context_data", {}).get("original")
+        if request.method == "GET" and household is not None and household.pk and (
+                request.user.sees_full_personal_ids):
+            shown = household.members.filter(is_archived=False).exclude(personal_id="").count()
+            if shown:
+                access_log.record(request, access_log.Kind.ADMIN_HOUSEHOLD, household=household, count=shown,
+                                  whole_ids=True)
+        return response
 
     @admin.action(description=_("Archive the selected households (give the reason)"))
     def archive_selected(self, request, queryset):
@@ -244,19 +303,54 @@ class MemberAdmin(ExchangeAdminMixin, ScopedAdmin):
     """Members are changed on their household's page; here they are looked up."""
 
     resource_classes = [MemberResource]
-    list_display = ("full_name", "household", "sex", "birth_year", "ethnicity", "relation",
-                    "has_health_insurance", "is_archived")
+    # The list shows every personal ID masked, whoever looks: a whole one is read on a
+    # member's own page, by the people who may, and that read is logged.
+    list_display = ("full_name", "household", "sex", "birth_year", "personal_id_masked", "ethnicity",
+                    "relation", "has_health_insurance", "is_archived")
     list_filter = ("sex", "relation", "has_health_insurance", "is_archived", "ethnicity")
     search_fields = ("search_name", "household__code")
+    search_help_text = _("A name (with or without diacritics), or a whole personal ID.")
     list_select_related = ("household", "ethnicity")
     readonly_fields = [f.name for f in Member._meta.fields if f.name != "id"]
 
+    personal_id_masked = staticmethod(personal_id_masked)
+
+    def get_readonly_fields(self, request, obj=None):
+        return _with_masked_id(request, self.readonly_fields)
+
+    def get_fields(self, request, obj=None):
+        # Every field is read-only; listing them here keeps the whole ID off the form.
+        return self.get_readonly_fields(request, obj)
+
     def search(self, request, queryset, search_term):
+        # A whole personal ID finds its holder inside the user's area (the queryset is
+        # already scoped): how a reviewer or a province administrator finds where an ID
+        # refused as "registered in another household" is. Only an exact ID: a part
+        # of one would let anyone read the masked digits back by trying.
+        personal_id = _exact_personal_id(search_term)
+        if personal_id:
+            return queryset.filter(personal_id=personal_id), False
         from core.text import search_terms
 
         for term in search_terms(search_term):
             queryset = queryset.filter(search_name__contains=term)
         return queryset, False
+
+    def changelist_view(self, request, extra_context=None):
+        response = super().changelist_view(request, extra_context)
+        changelist = getattr(response, "context_data", {}).get("cl")
+        if changelist is not None and _exact_personal_id(changelist.query):
+            access_log.record(request, access_log.Kind.ID_SEARCH, count=changelist.result_count,
+                              whole_ids=False)
+        return response
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        response = super().change_view(request, object_id, form_url, extra_context)
+        member = getattr(response, "context_data", {}).get("original")
+        if member is not None and member.personal_id and request.user.sees_full_personal_ids:
+            access_log.record(request, access_log.Kind.ADMIN_MEMBERS, household=member.household, count=1,
+                              whole_ids=True, detail=member.full_name)
+        return response
 
     def has_add_permission(self, request):
         return False
@@ -284,7 +378,7 @@ class VillageAdminForm(forms.ModelForm):
 @admin.register(Village)
 class VillageAdmin(ScopedAdmin):
     form = VillageAdminForm
-    editable_by_role = OFFICER
+    edit_action = Action.EDIT_HOUSEHOLDS
     list_display = ("name", "commune", "is_archived")
     list_filter = ("is_archived",)
     search_fields = ("name", "search_name")
@@ -308,7 +402,8 @@ class VillageAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name)
+        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name,
+                                          source=AuditEvent.Source.ADMIN)
         obj.pk = village.pk
         obj.search_name = village.search_name
 

@@ -48,6 +48,7 @@ SEED = 20_250_010
 # The last recognised classification, and the year ages are counted from.
 CLASSIFICATION_YEAR = 2025
 REFERENCE_YEAR = 2025
+DEMO = AuditEvent.Source.DEMO  # the audit trail names the demo as the path of its writes
 PASSWORD = "demo12345"  # noqa: S105 - the published demo password
 
 
@@ -579,7 +580,8 @@ class _Builder:
 
         The drawn classification is the latest (recognised in CLASSIFICATION_YEAR);
         the reviews of the two years up to it, run through the services, bring
-        each household there from the classification written here.
+        each household there from the classification written here, which a
+        decision of the year before them recognises (`_ReviewBuilder.lists_in_force`).
         """
         households, per_household = self.generate(communes)
         history = review_history(households)
@@ -883,6 +885,7 @@ class _ReviewBuilder:
         first, second = review_years()
         for commune in self.communes:
             mine = [h for h in households if h.commune_id == commune.pk]
+            self.lists_in_force(commune, first - 1)
             self.official_year(commune, first, {h.pk: self.history[(h.commune_id, h.code)][1] for h in mine})
             repoor = [h for h in mine if self.history[(h.commune_id, h.code)][3]]
             if repoor:
@@ -953,7 +956,7 @@ class _ReviewBuilder:
         for survey in surveys:
             category = targets.get(survey.household_id, survey.previous_category)
             entries.append((survey, self.facts(round_, survey.household, category)))
-        self.services.record_surveys(actor=actor, round_=round_, entries=entries)
+        self.services.record_surveys(actor=actor, round_=round_, entries=entries, source=DEMO)
 
     def meetings(self, round_, actor, held_on: date) -> None:
         by_village: dict[int, list] = {}
@@ -966,7 +969,7 @@ class _ReviewBuilder:
             self.services.record_meeting(actor=actor, round_=round_, village=surveys[0].household.village,
                                          held_on=held_on, attendance=attendance,
                                          chaired_by=self.rng.choice(CHAIRS), votes=votes,
-                                         secretary=self.rng.choice(CHAIRS))
+                                         secretary=self.rng.choice(CHAIRS), source=DEMO)
 
     def requests_for(self, commune: AdminUnit, targets: dict[int, str], received: date) -> None:
         """Mẫu 01 from households about to join the lists; Mẫu 04 from some of those about to leave."""
@@ -985,7 +988,8 @@ class _ReviewBuilder:
                     actor=self.officer(commune), household=household, kind=kind,
                     received_on=received - timedelta(days=self.rng.randrange(0, 25)),
                     channel=self.rng.choice(list(Request.Channel.values)),
-                    reason="Gia đình gặp khó khăn" if kind == Request.Kind.ADD else "Gia đình đã có thu nhập ổn định")
+                    reason="Gia đình gặp khó khăn" if kind == Request.Kind.ADD else "Gia đình đã có thu nhập ổn định",
+                    source=DEMO)
 
     def decide(self, round_, actor, reviewer, *, submitted: date, approved: date, decided: date,
                number: str) -> None:
@@ -1024,6 +1028,22 @@ class _ReviewBuilder:
         if decided is not None:
             AuditEvent.objects.filter(batch=f"round-{round_.pk}").update(at=_at(decided, 15))
 
+    def lists_in_force(self, commune: AdminUnit, year: int) -> None:
+        """The decision of `year` that recognised the lists the register was entered from, before the
+        commune used the application. The register holds only what a decision recognised: the decision
+        service records every household's classification as its official status (unchanged), so the
+        overview, the household list and the official figures count the same households."""
+        actor = self.officer(commune)
+        decided = date(year, 12, 10)
+        round_ = self.ReviewRound.objects.create(
+            commune=commune, year=year, standard=self.services.standard_for(year, commune),
+            status=self.ReviewRound.Status.APPROVED, opened_by=actor)
+        self.services.record_decision(actor=actor, round_=round_, number="190/QĐ-UBND", decided_on=decided,
+                                      signer=SIGNER)
+        round_.refresh_from_db()
+        self.backdate(round_, opened=date(year, 9, 5), surveyed=decided, decided=decided)
+        self.result.review_rounds += 1
+
     def official_year(self, commune: AdminUnit, year: int, targets: dict[int, str]) -> None:
         actor, reviewer = self.officer(commune), self.reviewer(commune)
         self.requests_for(commune, targets, date(year, 8, 28))
@@ -1040,7 +1060,7 @@ class _ReviewBuilder:
         round_ = self.services.open_round(actor=actor, commune=commune, year=year)
         self.survey_all(round_, actor, targets)
         self.meetings(round_, actor, held)
-        self.services.record_posting(actor=actor, round_=round_, start=posting, days=3)
+        self.services.record_posting(actor=actor, round_=round_, start=posting, days=3, source=DEMO)
         self.decide(round_, actor, reviewer, submitted=submitted, approved=reviewed, decided=decided,
                     number=f"{self.rng.randrange(80, 240)}/QĐ-UBND")
         round_.refresh_from_db()
@@ -1056,12 +1076,13 @@ class _ReviewBuilder:
         for household in households:
             self.services.create_request(actor=actor, household=household, kind=Request.Kind.EXIT,
                                          received_on=date(year, 4, self.rng.randrange(15, 29)),
-                                         channel=Request.Channel.IN_PERSON, reason="Gia đình đã có thu nhập ổn định")
+                                         channel=Request.Channel.IN_PERSON, reason="Gia đình đã có thu nhập ổn định",
+                                         source=DEMO)
         round_ = self.services.open_round(actor=actor, commune=commune, year=year, kind=ReviewRound.Kind.REGULAR,
                                           month=5)
         self.survey_all(round_, actor, {h.pk: NONE for h in households})
         self.meetings(round_, actor, date(year, 5, 20))
-        self.services.record_posting(actor=actor, round_=round_, start=date(year, 5, 22), days=3)
+        self.services.record_posting(actor=actor, round_=round_, start=date(year, 5, 22), days=3, source=DEMO)
         self.decide(round_, actor, reviewer, submitted=date(year, 5, 28), approved=date(year, 5, 30),
                     decided=date(year, 6, 3), number=f"{self.rng.randrange(20, 80)}/QĐ-UBND")
         round_.refresh_from_db()
@@ -1089,13 +1110,13 @@ class _ReviewBuilder:
             self.meetings(round_, actor, held)
         submitted = reviewed = None
         if step not in (OPEN, PART_SURVEYED, SURVEYED):
-            self.services.record_posting(actor=actor, round_=round_, start=posting, days=3)
+            self.services.record_posting(actor=actor, round_=round_, start=posting, days=3, source=DEMO)
         if step == POSTED:
             household = surveys[0].household
             self.services.record_complaint(actor=actor, round_=round_, complainant=self.rng.choice(COMPLAINANTS),
                                            received_on=posting + timedelta(days=1), household=household,
                                            content=f"Đề nghị xem lại kết quả của hộ {household.head_name}: "
-                                                   "gia đình mới mua xe máy.")
+                                                   "gia đình mới mua xe máy.", source=DEMO)
         if step in (SUBMITTED, RETURNED, APPROVED):
             submitted = today - timedelta(days=10)
             self.services.submit_round(actor=actor, round_=round_)
@@ -1118,11 +1139,12 @@ class _ReviewBuilder:
             for household, days in zip(off, (3, 9, 24), strict=False):
                 self.services.create_request(actor=actor, household=household, kind=Request.Kind.ADD,
                                              received_on=today - timedelta(days=days),
-                                             channel=Request.Channel.VILLAGE_HEAD, reason="Gia đình có người ốm nặng")
+                                             channel=Request.Channel.VILLAGE_HEAD, reason="Gia đình có người ốm nặng",
+                                             source=DEMO)
             poor = Household.objects.filter(commune=commune, is_archived=False, classification=POOR).order_by(
                 "-code").first()
             if poor is not None:
                 self.services.create_request(actor=actor, household=poor, kind=Request.Kind.EXIT,
                                              received_on=today - timedelta(days=30),
                                              channel=Request.Channel.IN_PERSON,
-                                             reason="Gia đình tự nguyện ra khỏi danh sách hộ nghèo")
+                                             reason="Gia đình tự nguyện ra khỏi danh sách hộ nghèo", source=DEMO)

@@ -95,9 +95,9 @@ class HouseholdForm(forms.ModelForm):
 
     class Meta:
         model = Household
+        # No classification: only a commune decision recognises one (reviews.services.record_decision).
         fields = ["village", "code", "area", "is_farm", "phone", "has_meritorious_member",
-                  "is_social_protection", "classification", "classification_year"]
-        widgets = {"classification_year": forms.NumberInput(attrs={"min": 2000, "max": 2100})}
+                  "is_social_protection"]
 
     def __init__(self, *args, commune: AdminUnit, **kwargs):
         super().__init__(*args, **kwargs)

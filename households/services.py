@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from core.audit import Change, diff, record, record_many, snapshot
 from core.models import AuditEvent
-from core.scoping import communes_for
+from core.permissions import Action, in_area, require
 from core.text import fold, nfc
 from geo.models import AdminUnit
 
@@ -31,10 +31,13 @@ HOUSEHOLD_FIELDS = (
     "commune", "village", "code", "head_name", "area", "is_farm", "phone",
     "has_meritorious_member", "is_social_protection", "classification", "classification_year",
 )
-# The fields a person edits; the rest are derived.
+# The fields a person edits; the rest are derived. The classification is not among them: on the
+# register it is the category recognised by the commune's latest decision (Mẫu 02, Decision
+# 24/2021/QĐ-TTg), written only by the review's decision service, so the overview, the list and the
+# official figures count the same households.
 HOUSEHOLD_EDITABLE = (
     "village", "code", "area", "is_farm", "phone", "has_meritorious_member",
-    "is_social_protection", "classification", "classification_year",
+    "is_social_protection",
 )
 MEMBER_FIELDS = (
     "full_name", "sex", "birth_date", "birth_year", "personal_id", "ethnicity", "relation",
@@ -77,28 +80,40 @@ class _Pending:
 def check_can_edit(actor, commune: AdminUnit, *, importing: bool = False) -> None:
     """Raise PermissionDenied unless the actor may write households of this commune.
 
-    Commune officers keep their register; a province administrator loads the
-    province's lists from files, so an import is allowed to them as well.
+    Commune officers keep their register, by a form, the admin or a file; the
+    other roles change no household, whatever the path (core.permissions).
     """
-    if not communes_for(actor).filter(pk=commune.pk).exists():
-        raise PermissionDenied(_("This commune is outside your area."))
-    if actor.can_edit_households or (importing and actor.role == actor.Role.PROVINCE_ADMIN):
-        return
-    raise PermissionDenied(_("Your role may look at households but not change them."))
+    require(actor, Action.IMPORT_HOUSEHOLDS if importing else Action.EDIT_HOUSEHOLDS, commune)
+
+
+def check_not_archived(household: Household) -> None:
+    """An archived household is read, not changed: it is restored first."""
+    if household.is_archived:
+        raise ValidationError({"__all__": [_("An archived household cannot be edited; restore it first.")]})
 
 
 # --- villages ---------------------------------------------------------------
 
-def create_village(*, actor, commune: AdminUnit, name: str) -> Village:
+def create_village(*, actor, commune: AdminUnit, name: str, source: str = AuditEvent.Source.FORM) -> Village:
     check_can_edit(actor, commune)
     name = nfc(name)
     if not name:
         raise ValidationError({"name": _("Enter the village name.")})
     if not name[0].isalnum():
         raise ValidationError({"name": _("A village name begins with a letter or a digit.")})
+    taken = ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
     if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
-        raise ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
-    return Village.objects.create(commune=commune, name=name, search_name=fold(name))
+        raise taken
+    try:
+        # Two tabs adding the same village pass the check above together; the
+        # unique constraint (commune, search_name) stops the second insert.
+        with transaction.atomic():
+            village = Village.objects.create(commune=commune, name=name, search_name=fold(name))
+    except IntegrityError:
+        raise taken from None
+    record(Change(village, AuditEvent.Action.CREATE, diff({}, snapshot(village, ("commune", "name")))),
+           actor=actor, source=source)
+    return village
 
 
 def get_or_create_village(commune: AdminUnit, name: str) -> Village:
@@ -172,12 +187,23 @@ def check_code_free(commune: AdminUnit, code: str, household: Household | None =
         raise ValidationError({"code": _("The commune already has a household with code %(code)s.") % {"code": code}})
 
 
-def check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
-    """The member rules a form can check before saving (one head, personal IDs free); the save checks again."""
-    _check_members(rows, household)
+def personal_id_taken_message(pid: str, *, code: str, commune_code: str, in_area: bool) -> str:
+    """What a user is told when a personal ID already belongs to a current member of another household.
+
+    Inside the user's area the household is named. Outside it nothing is: the form and
+    the import must not tell an officer where in the country a person is registered,
+    or each of them could look up any ID. The province resolves the conflict: a reviewer
+    or a province administrator finds the holder in their area by searching the whole ID
+    in the admin's member list (a logged read).
+    """
+    if in_area:
+        return _("The personal ID %(pid)s already belongs to a member of household %(code)s "
+                 "of commune %(commune)s.") % {"pid": pid, "code": code, "commune": commune_code}
+    return _("The personal ID %(pid)s is already registered in another household; "
+             "the province must resolve it.") % {"pid": pid}
 
 
-def _check_members(rows: Sequence[MemberInput], household: Household | None) -> None:
+def check_members(rows: Sequence[MemberInput], household: Household | None, actor) -> None:
     """One head, no personal ID twice, none used by a member of another household."""
     current = [row for row in rows if not row.archive_reason]
     if not current:
@@ -202,12 +228,12 @@ def _check_members(rows: Sequence[MemberInput], household: Household | None) -> 
         taken = Member.objects.active().filter(personal_id__in=seen.keys())
         if household is not None:
             taken = taken.exclude(household=household)
-        clash = taken.select_related("household").first()
+        clash = taken.select_related("household__commune").first()
         if clash:
-            raise ValidationError({"__all__": [
-                _("The personal ID %(pid)s already belongs to a member of household %(code)s.") % {
-                    "pid": clash.personal_id, "code": clash.household.code}
-            ]})
+            commune = clash.household.commune
+            visible = in_area(actor, commune)
+            raise ValidationError({"__all__": [personal_id_taken_message(
+                clash.personal_id, code=clash.household.code, commune_code=commune.code, in_area=visible)]})
 
 
 def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[str, Any]:
@@ -222,17 +248,6 @@ def clean_household_values(values: dict[str, Any], commune: AdminUnit) -> dict[s
         errors["village"] = _("The village “%(name)s” is not in this commune.") % {"name": village.name}
     if not cleaned.get("area"):
         cleaned["area"] = Household.Area.URBAN if commune.is_urban else Household.Area.RURAL
-    classification = cleaned.get("classification") or Household.Classification.NONE
-    cleaned["classification"] = classification
-    if classification != Household.Classification.NONE and not cleaned.get("classification_year"):
-        errors["classification_year"] = _("Enter the year this classification was recognised.")
-    year = cleaned.get("classification_year")
-    this_year = timezone.localdate().year
-    if classification != Household.Classification.NONE and year and not 2000 <= year <= this_year + 1:
-        errors["classification_year"] = _("The year classified must be between 2000 and %(year)d.") % {
-            "year": this_year + 1}
-    if classification == Household.Classification.NONE:
-        cleaned["classification_year"] = None
     phone = cleaned.get("phone") or ""
     if phone and not PHONE.match(phone):
         errors["phone"] = _("A phone number has 8 to 15 digits, optionally starting with + "
@@ -379,6 +394,7 @@ def save_household(
         # Lock the row: two officers saving at once are serialised here, and the
         # second one then sees the version the first one wrote.
         household = Household.objects.select_for_update().get(pk=household.pk)
+        check_not_archived(household)
         if household.commune_id != commune.pk:
             raise PermissionDenied(_("A household cannot be moved to another commune here."))
         if expected_version is not None and household.version != expected_version:
@@ -386,7 +402,7 @@ def save_household(
         for row in rows:
             if row.member is not None and row.member.household_id != household.pk:
                 raise PermissionDenied(_("A member of another household was submitted."))
-    _check_members(rows, household)
+    check_members(rows, household, actor)
     code = cleaned.get("code") or (household.code if household else next_household_code(commune))
     check_code_free(commune, code, household)
     cleaned["code"] = code
@@ -481,8 +497,7 @@ def bulk_archive_households(*, actor, households, reason: str, source: str) -> i
         Household.objects.for_user(actor).filter(pk__in=[h.pk for h in households], is_archived=False)
         .select_for_update().select_related("commune")
     )
-    if not actor.can_edit_households:
-        raise PermissionDenied(_("Your role may look at households but not change them."))
+    require(actor, Action.EDIT_HOUSEHOLDS)
     now = timezone.now()
     for household in targets:
         _mark_archived(household, archived=True, reason=reason, actor=actor, when=now)
@@ -505,6 +520,7 @@ def update_household_fields(
     """Change the household's own fields only (the admin's main form)."""
     check_can_edit(actor, household.commune)
     locked = Household.objects.select_for_update().get(pk=household.pk)
+    check_not_archived(locked)
     if expected_version is not None and locked.version != expected_version:
         raise StaleEdit(locked)
     merged = {name: getattr(locked, name) for name in HOUSEHOLD_EDITABLE}
@@ -531,6 +547,7 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
     """Add, change or archive members of one household (the admin's inline rows)."""
     check_can_edit(actor, household.commune)
     locked = Household.objects.select_for_update().get(pk=household.pk)
+    check_not_archived(locked)
     submitted = {row.member.pk for row in rows if row.member is not None}
     untouched = [
         MemberInput(values={name: getattr(m, name) for name in MEMBER_FIELDS}, member=m)
@@ -541,7 +558,7 @@ def save_members(*, actor, household: Household, rows: Sequence[MemberInput], so
                     member=row.member, archive_reason=row.archive_reason)
         for row in rows
     ]
-    _check_members([*cleaned, *untouched], locked)
+    check_members([*cleaned, *untouched], locked, actor)
     pending = _Pending()
     _save_member_rows(locked, cleaned, pending, actor)
     before = snapshot(locked, HOUSEHOLD_FIELDS)

@@ -7,12 +7,12 @@ from geo.models import AdminUnit
 from .models import CommuneSummary, Household
 
 
-def refresh_commune(commune_id: int) -> dict:
-    """Recount one commune from its households: idempotent, never incremental."""
-    poor, near, middle = (Household.Classification.POOR, Household.Classification.NEAR_POOR,
-                          Household.Classification.MIDDLE)
+def commune_counts(households) -> dict:
+    """The headline counts of one commune's households (a queryset; a migration passes its own model's)."""
+    poor, near, middle = (Household.Classification.POOR.value, Household.Classification.NEAR_POOR.value,
+                          Household.Classification.MIDDLE.value)
     active = Q(is_archived=False)
-    counts = Household.objects.filter(commune_id=commune_id).aggregate(
+    return households.aggregate(
         households=Count("pk", filter=active),
         members=Sum("member_count", filter=active, default=0),
         poor=Count("pk", filter=active & Q(classification=poor)),
@@ -21,6 +21,11 @@ def refresh_commune(commune_id: int) -> dict:
         ethnic_minority=Count("pk", filter=active & Q(is_ethnic_minority=True)),
         archived=Count("pk", filter=Q(is_archived=True)),
     )
+
+
+def refresh_commune(commune_id: int) -> dict:
+    """Recount one commune from its households: idempotent, never incremental."""
+    counts = commune_counts(Household.objects.filter(commune_id=commune_id))
     if AdminUnit.objects.filter(pk=commune_id, level=AdminUnit.Level.COMMUNE).exists():
         CommuneSummary.objects.update_or_create(commune_id=commune_id, defaults=counts)
     return counts

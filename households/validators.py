@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+# The mask lives with the rest of the personal-data rules, below the apps that show IDs.
+from core.personal_data import MASK, is_masked_personal_id, mask_personal_id  # noqa: F401
+
 _DIGITS = re.compile(r"^[0-9]+$")
 _SEPARATORS = re.compile(r"[\s.\-]")
 # Excel turns a long number into scientific notation ("1.23457E+11") or a float ("1.23e11").
@@ -78,17 +81,3 @@ def clean_personal_id(raw: str, *, sex: str | None = None, birth_year: int | Non
                 code="year_mismatch", params={"value": value, "id_year": id_year, "year": birth_year},
             )
     return PersonalId(value, False)
-
-
-MASK = "•"
-
-
-def mask_personal_id(value: str) -> str:
-    """A personal ID with its middle hidden ("010•••••••45"), for people who do not need it whole."""
-    if not value:
-        return ""
-    return value[:3] + MASK * (len(value) - 5) + value[-2:]
-
-
-def is_masked_personal_id(value: str) -> bool:
-    return MASK in (value or "")

@@ -7,8 +7,10 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
-from core.models import AuditEvent
+from core import access_log
+from core.models import AuditEvent, User
 from core.pagination import KeysetPaginator, page_links
+from core.permissions import Action, can
 from core.scoping import communes_for
 from core.text import search_limit_problem
 
@@ -35,7 +37,7 @@ def _household_or_404(request: HttpRequest, pk: int) -> Household:
 
 
 def _require_editor(request: HttpRequest) -> None:
-    if not request.user.can_edit_households:
+    if not can(request.user, Action.EDIT_HOUSEHOLDS):
         raise PermissionDenied(_("Your role may look at households but not change them."))
 
 
@@ -71,14 +73,24 @@ def household_list(request: HttpRequest) -> HttpResponse:
 def household_detail(request: HttpRequest, pk: int) -> HttpResponse:
     household = _household_or_404(request, pk)
     members = list(household.members.all())
+    _log_whole_ids(request, household, members, access_log.Kind.HOUSEHOLD_PAGE)
     return render(request, "households/household_detail.html", {
         "household": household,
         "members": [m for m in members if not m.is_archived],
         "former_members": [m for m in members if m.is_archived],
         "history": selectors.household_history(household)[:200],
         "full_ids": request.user.sees_full_personal_ids,
-        "can_edit": request.user.can_edit_households,
+        "can_edit": can(request.user, Action.EDIT_HOUSEHOLDS),
     })
+
+
+def _log_whole_ids(request: HttpRequest, household: Household, members, kind: str) -> None:
+    """Log a page that shows whole personal IDs (one entry, counting the IDs shown)."""
+    if not request.user.sees_full_personal_ids:
+        return
+    shown = sum(1 for m in members if m.personal_id)
+    if shown:
+        access_log.record(request, kind, household=household, count=shown, whole_ids=True)
 
 
 def _member_rows(formset, household: Household | None) -> list[services.MemberInput]:
@@ -127,7 +139,10 @@ def _edit(request: HttpRequest, household: Household | None, commune) -> HttpRes
                 return redirect(saved)
     else:
         form = HouseholdForm(instance=household, commune=commune)
-        initial = [member_initial(m) for m in household.members.all() if not m.is_archived] if household else []
+        current = [m for m in household.members.all() if not m.is_archived] if household else []
+        initial = [member_initial(m) for m in current]
+        if household is not None:
+            _log_whole_ids(request, household, current, access_log.Kind.HOUSEHOLD_FORM)
         formset = MemberFormSet(prefix="members", initial=initial)
     return render(request, "households/household_form.html", {
         "form": form, "formset": formset, "household": household, "commune": commune,
@@ -139,7 +154,7 @@ def _edit(request: HttpRequest, household: Household | None, commune) -> HttpRes
 def household_create(request: HttpRequest) -> HttpResponse:
     _require_editor(request)
     communes = communes_for(request.user)
-    if request.user.role == "commune_officer":
+    if request.user.role == User.Role.COMMUNE_OFFICER:  # their one commune; others pick
         commune = communes.first()
     else:
         pick = CommunePickForm(request.GET or None, user=request.user)
@@ -195,7 +210,8 @@ def household_restore(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def village_list(request: HttpRequest) -> HttpResponse:
-    can_add = request.user.role == "commune_officer"
+    # An officer adds villages to their one commune (a superuser does it in the admin).
+    can_add = request.user.role == User.Role.COMMUNE_OFFICER and can(request.user, Action.EDIT_HOUSEHOLDS)
     form = VillageForm(request.POST or None) if can_add else None
     if request.method == "POST":
         if not can_add:

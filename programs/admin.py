@@ -11,11 +11,11 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin
 from core.models import AuditEvent
-from exchange.admin import ExchangeAdminMixin
+from core.permissions import Action, can
+from exchange.admin import ExchangeAdminMixin, ExchangeImportMixin
 from exchange.resources import FORMATS, InterventionResource
 
 from . import services
@@ -84,12 +84,20 @@ class SupportReadOnlyAdmin(ReadOnlyAdmin):
         return False
 
 
+class ProgramFilter(admin.RelatedFieldListFilter):
+    """The programs a user may meet: the national ones and their own province's (never another
+    province's own programs, whose names would leak through the filter)."""
+
+    def field_choices(self, field, request, model_admin):
+        return [(p.pk, str(p)) for p in Program.objects.for_user(request.user).order_by("code", "pk")]
+
+
 class CancelActionForm(ActionForm):
     reason = forms.CharField(label=gettext_lazy("Reason"), required=False, max_length=500)
 
 
 @admin.register(Intervention)
-class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
+class InterventionAdmin(ExchangeImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     """Exported as the "Hỗ trợ" sheet, and such a sheet imported with import-export's
     preview and confirmation, each new row written by `services.record_intervention`
     (see `exchange.resources.InterventionResource`)."""
@@ -100,8 +108,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     skip_admin_log = True  # the audit events record who recorded what
 
     def has_import_permission(self, request) -> bool:
-        user = request.user
-        return user.is_active and (user.is_superuser or getattr(user, "role", "") == "commune_officer")
+        return can(request.user, Action.RECORD_SUPPORT)
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}
@@ -131,7 +138,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
     action_form = CancelActionForm
     actions = ["cancel_selected"]
     list_display = ("given_on", "household", "program", "kind", "amount", "funding_source", "status")
-    list_filter = ("status", "kind", "funding_source", "program")
+    list_filter = ("status", "kind", "funding_source", ("program", ProgramFilter))
     search_fields = ("household__code", "household__search_text", "program__code")
     list_select_related = ("household", "program")
     date_hierarchy = "given_on"
@@ -154,7 +161,7 @@ class InterventionAdmin(ImportMixin, ExchangeAdminMixin, SupportReadOnlyAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if not getattr(request.user, "can_edit_households", False):
+        if not can(request.user, Action.RECORD_SUPPORT):
             actions.pop("cancel_selected", None)
         return actions
 
@@ -209,7 +216,7 @@ class InfrastructureWorkAdmin(SupportReadOnlyAdmin):
 @admin.register(BudgetAllocation)
 class BudgetAllocationAdmin(SupportReadOnlyAdmin):
     list_display = ("commune", "program", "year", "funding_source", "allocated", "disbursed")
-    list_filter = ("year", "funding_source", "program")
+    list_filter = ("year", "funding_source", ("program", ProgramFilter))
     list_select_related = ("commune", "program")
 
 

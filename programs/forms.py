@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from core.forms import BoundedModelMultipleChoiceField
 from core.scoping import communes_for
+from core.submissions import OneTimeKeyMixin
 from households.forms import DATE_INPUT_FORMATS, NoTagHelper, attach_errors  # noqa: F401 - re-exported
 from households.models import Household, Member
 from reviews.models import Category, Indicator
@@ -94,7 +95,7 @@ class CommuneFilterForm(HelperMixin, forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["commune"].queryset = communes_for(user).filter(summary__households__gt=0).order_by("code")
-        if user.role == "commune_officer":
+        if user.role == user.Role.COMMUNE_OFFICER:  # one commune: nothing to choose
             del self.fields["commune"]
 
 
@@ -102,7 +103,7 @@ class CommuneCreateMixin:
     """A commune officer records for their commune; others with the right (superusers) type its code."""
 
     def add_commune_field(self, user):
-        if user.role != "commune_officer":
+        if user.role != user.Role.COMMUNE_OFFICER:
             self.fields = {"commune": CommuneField(user=user), **self.fields}
 
     def commune_for(self, user):
@@ -112,7 +113,7 @@ class CommuneCreateMixin:
 # --- support to a household -----------------------------------------------------------
 
 
-class InterventionForm(HelperMixin, forms.Form):
+class InterventionForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     program = ProgramChoiceField(label=_("Program"), queryset=Program.objects.none())
     member = MemberChoiceField(label=_("For the member"), queryset=Member.objects.none(), required=False,
                                empty_label=_("The whole household"))
@@ -153,7 +154,7 @@ class HealthInsuranceForm(InterventionForm):
         self.initial.setdefault("funding_source", FundingSource.CENTRAL)
 
 
-class LoanForm(HelperMixin, forms.Form):
+class LoanForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     program = ProgramChoiceField(label=_("Credit line"), queryset=Program.objects.none())
     member = MemberChoiceField(label=_("Borrower"), queryset=Member.objects.none(), required=False,
                                empty_label=_("The household"))
@@ -170,7 +171,7 @@ class LoanForm(HelperMixin, forms.Form):
         self.fields["member"].queryset = current_members(household)
 
 
-class TrainingPlaceForm(HelperMixin, forms.Form):
+class TrainingPlaceForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     """A place for a member in a course of the commune, or a training place paid on its own."""
 
     member = MemberChoiceField(label=_("Learner"), queryset=Member.objects.none())
@@ -203,7 +204,7 @@ class TrainingPlaceForm(HelperMixin, forms.Form):
         return data
 
 
-class EscapeRegistrationForm(HelperMixin, forms.Form):
+class EscapeRegistrationForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     target_year = forms.IntegerField(label=_("To leave poverty by the year"), min_value=2000, max_value=2100)
     registered_on = date_field(_("Registered on"))
     indicators_to_fix = forms.MultipleChoiceField(label=_("Deprivations to close"), required=False,
@@ -239,7 +240,7 @@ class EscapeRegistrationForm(HelperMixin, forms.Form):
                                                                               is_archived=False)
 
 
-class AssignHelperForm(HelperMixin, forms.Form):
+class AssignHelperForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     helper = forms.ModelChoiceField(label=_("Helper"), queryset=Helper.objects.none())
     started_on = date_field(_("From"))
 
@@ -250,7 +251,7 @@ class AssignHelperForm(HelperMixin, forms.Form):
                                                                               is_archived=False)
 
 
-class VisitForm(HelperMixin, forms.Form):
+class VisitForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     visited_on = date_field(_("Visited on"))
     helper = forms.ModelChoiceField(label=_("Helper"), queryset=Helper.objects.none(), required=False)
     findings = forms.CharField(label=_("What was found"), widget=forms.Textarea(attrs={"rows": 3}))
@@ -282,7 +283,7 @@ class EndAssignmentForm(HelperMixin, forms.Form):
         super().__init__(*args, **kwargs)
 
 
-class RepaymentForm(HelperMixin, forms.Form):
+class RepaymentForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     on = date_field(_("Date"))
     amount = money_field(_("Repaid (VND)"))
 
@@ -298,7 +299,7 @@ def commune_programs(user, **filters):
     return selectors.programs_for(user).filter(**filters)
 
 
-class HelperCreateForm(CommuneCreateMixin, HelperMixin, forms.Form):
+class HelperCreateForm(OneTimeKeyMixin, CommuneCreateMixin, HelperMixin, forms.Form):
     full_name = forms.CharField(label=_("Full name"), max_length=120)
     position = forms.ChoiceField(label=_("Position"), choices=Helper.Position.choices)
     organisation = forms.CharField(label=_("Organisation"), max_length=200, required=False)
@@ -309,7 +310,7 @@ class HelperCreateForm(CommuneCreateMixin, HelperMixin, forms.Form):
         self.add_commune_field(user)
 
 
-class CourseForm(CommuneCreateMixin, HelperMixin, forms.Form):
+class CourseForm(OneTimeKeyMixin, CommuneCreateMixin, HelperMixin, forms.Form):
     program = ProgramChoiceField(label=_("Program"), queryset=Program.objects.none())
     trade = forms.CharField(label=_("Trade"), max_length=200)
     starts_on = date_field(_("Starts on"))
@@ -353,7 +354,7 @@ class OutcomeForm(HelperMixin, forms.Form):
             pk__in=course.enrolments.values("member_id")).order_by("full_name")
 
 
-class JobFairForm(CommuneCreateMixin, HelperMixin, forms.Form):
+class JobFairForm(OneTimeKeyMixin, CommuneCreateMixin, HelperMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     held_on = date_field(_("Held on"))
     participants = forms.IntegerField(label=_("Participants"), min_value=0, max_value=MAX_COUNT)
@@ -367,7 +368,7 @@ class JobFairForm(CommuneCreateMixin, HelperMixin, forms.Form):
         self.add_commune_field(user)
 
 
-class ProjectForm(CommuneCreateMixin, HelperMixin, forms.Form):
+class ProjectForm(OneTimeKeyMixin, CommuneCreateMixin, HelperMixin, forms.Form):
     program = ProgramChoiceField(label=_("Program"), queryset=Program.objects.none())
     name = forms.CharField(label=_("Name"), max_length=200)
     group_name = forms.CharField(label=_("Group or cooperative"), max_length=200)
@@ -398,7 +399,7 @@ class BeneficiariesForm(HelperMixin, forms.Form):
         self.fields["households"].label_from_instance = lambda h: f"{h.code} – {h.head_name}"
 
 
-class WorkForm(CommuneCreateMixin, HelperMixin, forms.Form):
+class WorkForm(OneTimeKeyMixin, CommuneCreateMixin, HelperMixin, forms.Form):
     name = forms.CharField(label=_("Name"), max_length=200)
     category = forms.ChoiceField(label=_("Category"), choices=InfrastructureWork.Category.choices)
     year = forms.IntegerField(label=_("Year"), min_value=2000, max_value=2100)
@@ -436,7 +437,7 @@ class AllocationForm(HelperMixin, forms.Form):
         self.fields["program"].queryset = commune_programs(user)
 
 
-class DisbursementForm(HelperMixin, forms.Form):
+class DisbursementForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     amount = money_field(_("Disbursed now (VND)"))
 
 

@@ -16,14 +16,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from core.audit import Change, diff, record, record_many, snapshot
+from core.audit import Change, diff, record, record_many, record_write, snapshot
 from core.models import AuditEvent
-from core.scoping import communes_for
+from core.permissions import Action, in_area, require
 from core.text import nfc
 from geo.models import AdminUnit
 from households.models import Household, Member
@@ -52,32 +52,36 @@ ON_LISTS = (Category.POOR, Category.NEAR_POOR)
 INTERVENTION_FIELDS = ("household", "member", "program", "given_on", "kind", "quantity", "amount", "funding_source",
                        "status", "house_work", "note", "cancel_reason")
 FORM = AuditEvent.Source.FORM
+# The audited values of the other records (core.audit: each create and change, before and after).
+LOAN_BALANCE_FIELDS = ("loan", "on", "repaid", "outstanding")
+COURSE_FIELDS = ("commune", "program", "trade", "starts_on", "ends_on", "cost", "funding_source", "note")
+JOB_FAIR_FIELDS = ("commune", "program", "name", "held_on", "participants", "placements", "note")
+PROJECT_FIELDS = ("commune", "program", "name", "group_name", "year", "budget", "funding_source", "note")
+WORK_FIELDS = ("commune", "program", "name", "category", "status", "year", "estimated_cost", "actual_cost",
+               "funding_source", "note")
+BUDGET_FIELDS = ("commune", "program", "year", "funding_source", "allocated", "disbursed")
+HELPER_FIELDS = ("commune", "full_name", "position", "organisation", "phone", "user")
+ASSIGNMENT_FIELDS = ("helper", "household", "started_on", "ended_on", "end_reason")
+VISIT_FIELDS = ("household", "helper", "visited_on", "findings", "follow_up", "follow_up_due", "follow_up_done_on")
 
 
 # --- rights -------------------------------------------------------------------------------
 
 
-def _in_area(actor, commune_id: int) -> bool:
-    return communes_for(actor).filter(pk=commune_id).exists()
-
-
 def check_can_record(actor, commune: AdminUnit | int, *, field: str = "commune") -> None:
     """The commune's officer (or a superuser) records support; outside the area the field is refused."""
-    commune_id = commune if isinstance(commune, int) else commune.pk
-    if not _in_area(actor, commune_id):
+    if not in_area(actor, commune):
         message = _("This household is outside your area.") if field == "household" else _(
             "This commune is outside your area.")
         raise ValidationError({field: message})
-    if not getattr(actor, "can_edit_households", False):
-        raise PermissionDenied(_("Your role may look at support records but not change them."))
+    require(actor, Action.RECORD_SUPPORT)
 
 
 def check_can_allocate(actor, commune: AdminUnit) -> None:
     """Budgets come from above the commune: the reviewer's unit, the province, or a superuser."""
-    if not _in_area(actor, commune.pk):
+    if not in_area(actor, commune):
         raise ValidationError({"commune": _("This commune is outside your area.")})
-    if not (actor.is_superuser or actor.role in (actor.Role.REVIEWER, actor.Role.PROVINCE_ADMIN)):
-        raise PermissionDenied(_("Budgets are allocated above the commune."))
+    require(actor, Action.ALLOCATE_BUDGETS)
 
 
 def _raise(errors: dict) -> None:
@@ -299,7 +303,7 @@ def _last_balance(loan: Loan) -> LoanBalance | None:
     return loan.balances.order_by("-on", "-id").first()
 
 
-def record_repayment(*, actor, loan: Loan, on: date | None, amount: int | None) -> LoanBalance:
+def record_repayment(*, actor, loan: Loan, on: date | None, amount: int | None, source: str = FORM) -> LoanBalance:
     """A repayment: the outstanding balance falls by `amount`; more than what is owed is refused."""
     household = loan.intervention.household
     check_can_record(actor, household.commune_id, field="household")
@@ -315,11 +319,14 @@ def record_repayment(*, actor, loan: Loan, on: date | None, amount: int | None) 
             errors["amount"] = _("Repaid in all would be %(repaid)s VND, more than the principal of "
                                  "%(principal)s VND.") % {"repaid": _vnd(repaid), "principal": _vnd(loan.principal)}
         _raise(errors)
-        return LoanBalance.objects.create(loan=loan, on=on, repaid=amount, outstanding=owed - amount,
-                                          recorded_by=actor)
+        balance = LoanBalance.objects.create(loan=loan, on=on, repaid=amount, outstanding=owed - amount,
+                                             recorded_by=actor)
+        record_write(balance, LOAN_BALANCE_FIELDS, None, actor=actor, source=source, household_id=household.pk)
+        return balance
 
 
-def record_loan_balance(*, actor, loan: Loan, on: date | None, outstanding: int | None) -> LoanBalance:
+def record_loan_balance(*, actor, loan: Loan, on: date | None, outstanding: int | None,
+                        source: str = FORM) -> LoanBalance:
     """The balance as the bank reports it on a date (between the principal and zero)."""
     household = loan.intervention.household
     check_can_record(actor, household.commune_id, field="household")
@@ -336,8 +343,10 @@ def record_loan_balance(*, actor, loan: Loan, on: date | None, outstanding: int 
                 "principal": _vnd(loan.principal)}
         _raise(errors)
         owed = last.outstanding if last else loan.principal
-        return LoanBalance.objects.create(loan=loan, on=on, outstanding=outstanding,
-                                          repaid=max(owed - outstanding, 0), recorded_by=actor)
+        balance = LoanBalance.objects.create(loan=loan, on=on, outstanding=outstanding,
+                                             repaid=max(owed - outstanding, 0), recorded_by=actor)
+        record_write(balance, LOAN_BALANCE_FIELDS, None, actor=actor, source=source, household_id=household.pk)
+        return balance
 
 
 def _check_balance_date(errors: dict, loan: Loan, last: LoanBalance | None, on: date | None) -> None:
@@ -363,7 +372,8 @@ def _text(errors: dict, name: str, value: str, message: str) -> str:
 
 
 def create_course(*, actor, commune: AdminUnit, program: Program | None, trade: str, starts_on: date | None,
-                  ends_on: date | None, cost: int | None, funding_source: str, note: str = "") -> TrainingCourse:
+                  ends_on: date | None, cost: int | None, funding_source: str, note: str = "",
+                  source: str = FORM) -> TrainingCourse:
     check_can_record(actor, commune)
     errors: dict = {}
     trade = _text(errors, "trade", trade, _("Enter the trade taught."))
@@ -377,9 +387,12 @@ def create_course(*, actor, commune: AdminUnit, program: Program | None, trade: 
     _money(errors, "cost", cost)
     _choice(errors, "funding_source", funding_source, FundingSource.values, _("Choose the funding source."))
     _raise(errors)
-    return TrainingCourse.objects.create(commune=commune, program=program, trade=trade, starts_on=starts_on,
-                                         ends_on=ends_on, cost=cost, funding_source=funding_source, note=nfc(note),
-                                         created_by=actor)
+    with transaction.atomic():
+        course = TrainingCourse.objects.create(commune=commune, program=program, trade=trade, starts_on=starts_on,
+                                               ends_on=ends_on, cost=cost, funding_source=funding_source,
+                                               note=nfc(note), created_by=actor)
+        record_write(course, COURSE_FIELDS, None, actor=actor, source=source)
+    return course
 
 
 def enrol_learners(*, actor, course: TrainingCourse, members: Iterable[Member], source: str = FORM) -> int:
@@ -406,7 +419,7 @@ def enrol_learners(*, actor, course: TrainingCourse, members: Iterable[Member], 
     return len(new)
 
 
-def record_course_outcome(*, actor, course: TrainingCourse, found_work: Iterable[int]) -> int:
+def record_course_outcome(*, actor, course: TrainingCourse, found_work: Iterable[int], source: str = FORM) -> int:
     """Mark which learners (member pks) found work after the course; the others did not."""
     check_can_record(actor, course.commune)
     found = set(found_work)
@@ -416,12 +429,19 @@ def record_course_outcome(*, actor, course: TrainingCourse, found_work: Iterable
     if found and course.ends_on > timezone.localdate():
         raise ValidationError({"found_work": _("The course has not ended yet.")})
     with transaction.atomic():
+        learners = list(CourseLearner.objects.select_for_update().filter(course=course).select_related("member"))
+        changes = [Change(learner, AuditEvent.Action.UPDATE,
+                          {"found_work": [learner.found_work, not learner.found_work]}, learner.member.household_id)
+                   for learner in learners if learner.found_work != (learner.member_id in found)]
         CourseLearner.objects.filter(course=course).update(found_work=False)
-        return CourseLearner.objects.filter(course=course, member_id__in=found).update(found_work=True)
+        marked = CourseLearner.objects.filter(course=course, member_id__in=found).update(found_work=True)
+        record_many(changes, actor=actor, source=source)
+        return marked
 
 
 def record_job_fair(*, actor, commune: AdminUnit, name: str, held_on: date | None, participants: int | None,
-                    placements: int = 0, program: Program | None = None, note: str = "") -> JobFair:
+                    placements: int = 0, program: Program | None = None, note: str = "",
+                    source: str = FORM) -> JobFair:
     check_can_record(actor, commune)
     errors: dict = {}
     name = _text(errors, "name", name, _("Enter the job fair's name."))
@@ -438,12 +458,16 @@ def record_job_fair(*, actor, commune: AdminUnit, name: str, held_on: date | Non
     elif "participants" not in errors and placements > participants:
         errors["placements"] = _("More placed than took part.")
     _raise(errors)
-    return JobFair.objects.create(commune=commune, program=program, name=name, held_on=held_on,
-                                  participants=participants, placements=placements, note=nfc(note), created_by=actor)
+    with transaction.atomic():
+        fair = JobFair.objects.create(commune=commune, program=program, name=name, held_on=held_on,
+                                      participants=participants, placements=placements, note=nfc(note),
+                                      created_by=actor)
+        record_write(fair, JOB_FAIR_FIELDS, None, actor=actor, source=source)
+    return fair
 
 
 def create_project(*, actor, commune: AdminUnit, program: Program | None, name: str, group_name: str, year: int,
-                   budget: int | None, funding_source: str, note: str = "") -> ProductionProject:
+                   budget: int | None, funding_source: str, note: str = "", source: str = FORM) -> ProductionProject:
     check_can_record(actor, commune)
     errors: dict = {}
     name = _text(errors, "name", name, _("Enter the project's name."))
@@ -453,9 +477,12 @@ def create_project(*, actor, commune: AdminUnit, program: Program | None, name: 
     _money(errors, "budget", budget)
     _choice(errors, "funding_source", funding_source, FundingSource.values, _("Choose the funding source."))
     _raise(errors)
-    return ProductionProject.objects.create(commune=commune, program=program, name=name, group_name=group_name,
-                                            year=year, budget=budget, funding_source=funding_source, note=nfc(note),
-                                            created_by=actor)
+    with transaction.atomic():
+        project = ProductionProject.objects.create(commune=commune, program=program, name=name, group_name=group_name,
+                                                   year=year, budget=budget, funding_source=funding_source,
+                                                   note=nfc(note), created_by=actor)
+        record_write(project, PROJECT_FIELDS, None, actor=actor, source=source)
+    return project
 
 
 def add_beneficiaries(*, actor, project: ProductionProject, households: Iterable[Household], given_on: date,
@@ -485,17 +512,21 @@ def add_beneficiaries(*, actor, project: ProductionProject, households: Iterable
 
 def record_work(*, actor, commune: AdminUnit, name: str, category: str, year: int | None,
                 estimated_cost: int | None, funding_source: str, status: str = InfrastructureWork.Status.PLANNED,
-                program: Program | None = None, actual_cost: int | None = None, note: str = "") -> InfrastructureWork:
+                program: Program | None = None, actual_cost: int | None = None, note: str = "",
+                source: str = FORM) -> InfrastructureWork:
     check_can_record(actor, commune)
     errors = _work_errors(name=name, category=category, year=year, estimated_cost=estimated_cost,
                           funding_source=funding_source, status=status, actual_cost=actual_cost)
     if program is not None and isinstance(year, int):
         check_program(errors, program, commune, date(year, 12, 31), date_field="year")
     _raise(errors)
-    return InfrastructureWork.objects.create(
-        commune=commune, program=program, name=nfc(name), category=category, status=status, year=year,
-        estimated_cost=estimated_cost, actual_cost=actual_cost, funding_source=funding_source, note=nfc(note),
-        updated_by=actor)
+    with transaction.atomic():
+        work = InfrastructureWork.objects.create(
+            commune=commune, program=program, name=nfc(name), category=category, status=status, year=year,
+            estimated_cost=estimated_cost, actual_cost=actual_cost, funding_source=funding_source, note=nfc(note),
+            updated_by=actor)
+        record_write(work, WORK_FIELDS, None, actor=actor, source=source)
+    return work
 
 
 def _work_errors(*, name, category, year, estimated_cost, funding_source, status, actual_cost) -> dict:
@@ -513,11 +544,12 @@ def _work_errors(*, name, category, year, estimated_cost, funding_source, status
 
 
 def update_work(*, actor, work: InfrastructureWork, status: str | None = None, actual_cost: int | None = None,
-                estimated_cost: int | None = None) -> InfrastructureWork:
+                estimated_cost: int | None = None, source: str = FORM) -> InfrastructureWork:
     """Move a work along (planned → prepared → under construction → done) and record its costs."""
     check_can_record(actor, work.commune)
     with transaction.atomic():
         work = InfrastructureWork.objects.select_for_update().get(pk=work.pk)
+        before = snapshot(work, WORK_FIELDS)
         status = status or work.status
         errors = _work_errors(name=work.name, category=work.category, year=work.year,
                               estimated_cost=work.estimated_cost if estimated_cost is None else estimated_cost,
@@ -531,6 +563,7 @@ def update_work(*, actor, work: InfrastructureWork, status: str | None = None, a
             work.estimated_cost = estimated_cost
         work.updated_by = actor
         work.save(update_fields=["status", "actual_cost", "estimated_cost", "updated_by", "updated_at"])
+        record_write(work, WORK_FIELDS, before, actor=actor, source=source)
     return work
 
 
@@ -538,7 +571,7 @@ ARCHIVABLE = (TrainingCourse, JobFair, ProductionProject, InfrastructureWork, He
 
 
 def archive_record(*, actor, record_: TrainingCourse | JobFair | ProductionProject | InfrastructureWork | Helper,
-                   reason: str):
+                   reason: str, source: str = FORM):
     """Archive an activity or a helper with the reason (what it gave households stays on their record)."""
     if not isinstance(record_, ARCHIVABLE):
         raise TypeError(type(record_).__name__)
@@ -556,6 +589,7 @@ def archive_record(*, actor, record_: TrainingCourse | JobFair | ProductionProje
                 ended_on=today, end_reason=reason)
         obj.is_archived, obj.archived_reason, obj.archived_at, obj.archived_by = True, reason, timezone.now(), actor
         obj.save(update_fields=["is_archived", "archived_reason", "archived_at", "archived_by"])
+        record(Change(obj, AuditEvent.Action.ARCHIVE, reason=reason), actor=actor, source=source)
     return obj
 
 
@@ -563,7 +597,7 @@ def archive_record(*, actor, record_: TrainingCourse | JobFair | ProductionProje
 
 
 def allocate_budget(*, actor, commune: AdminUnit, program: Program | None, year: int | None, funding_source: str,
-                    allocated: int | None) -> BudgetAllocation:
+                    allocated: int | None, source: str = FORM) -> BudgetAllocation:
     """Set a commune's allocation for a program, year and source (a new figure replaces the old one).
 
     An allocation never falls below what is already disbursed.
@@ -581,16 +615,19 @@ def allocate_budget(*, actor, commune: AdminUnit, program: Program | None, year:
         allocation, created = BudgetAllocation.objects.select_for_update().get_or_create(
             commune=commune, program=program, year=year, funding_source=funding_source,
             defaults={"allocated": allocated, "updated_by": actor})
+        before = None if created else snapshot(allocation, BUDGET_FIELDS)
         if not created:
             if allocated < allocation.disbursed:
                 raise ValidationError({"allocated": _("%(disbursed)s VND is already disbursed; the allocation "
                                                       "cannot be less.") % {"disbursed": _vnd(allocation.disbursed)}})
             allocation.allocated, allocation.updated_by = allocated, actor
             allocation.save(update_fields=["allocated", "updated_by", "updated_at"])
+        record_write(allocation, BUDGET_FIELDS, before, actor=actor, source=source)
     return allocation
 
 
-def record_disbursement(*, actor, allocation: BudgetAllocation, amount: int | None) -> BudgetAllocation:
+def record_disbursement(*, actor, allocation: BudgetAllocation, amount: int | None,
+                        source: str = FORM) -> BudgetAllocation:
     """The commune disburses (giải ngân) part of an allocation.
 
     Never beyond the allocation: spending more needs a larger allocation first,
@@ -606,9 +643,11 @@ def record_disbursement(*, actor, allocation: BudgetAllocation, amount: int | No
             raise ValidationError({"amount": _("Disbursed would be %(total)s VND, more than the %(allocated)s VND "
                                                "allocated.") % {"total": _vnd(allocation.disbursed + amount),
                                                                 "allocated": _vnd(allocation.allocated)}})
+        before = snapshot(allocation, BUDGET_FIELDS)
         allocation.disbursed += amount
         allocation.updated_by = actor
         allocation.save(update_fields=["disbursed", "updated_by", "updated_at"])
+        record_write(allocation, BUDGET_FIELDS, before, actor=actor, source=source)
     return allocation
 
 
@@ -637,17 +676,21 @@ def set_member_profile(*, actor, member: Member, has_disability: bool,
 
 
 def create_helper(*, actor, commune: AdminUnit, full_name: str, position: str, organisation: str = "",
-                  phone: str = "", user=None) -> Helper:
+                  phone: str = "", user=None, source: str = FORM) -> Helper:
     check_can_record(actor, commune)
     errors: dict = {}
     full_name = _text(errors, "full_name", full_name, _("Enter the helper's name."))
     _choice(errors, "position", position, Helper.Position.values, _("Choose the helper's position."))
     _raise(errors)
-    return Helper.objects.create(commune=commune, full_name=full_name, position=position,
-                                 organisation=nfc(organisation), phone=nfc(phone), user=user)
+    with transaction.atomic():
+        helper = Helper.objects.create(commune=commune, full_name=full_name, position=position,
+                                       organisation=nfc(organisation), phone=nfc(phone), user=user)
+        record_write(helper, HELPER_FIELDS, None, actor=actor, source=source)
+    return helper
 
 
-def assign_helper(*, actor, helper: Helper, household: Household, started_on: date | None) -> HelperAssignment:
+def assign_helper(*, actor, helper: Helper, household: Household, started_on: date | None,
+                  source: str = FORM) -> HelperAssignment:
     """A helper starts following a household; a current helper of that household is replaced from that day."""
     check_can_record(actor, household.commune_id, field="household")
     errors: dict = {}
@@ -669,13 +712,18 @@ def assign_helper(*, actor, helper: Helper, household: Household, started_on: da
             errors["helper"] = _("This helper already follows the household.")
         _raise(errors)
         if current is not None:
+            before = snapshot(current, ASSIGNMENT_FIELDS)
             current.ended_on, current.end_reason = started_on, _("Replaced by %(name)s.") % {"name": helper.full_name}
             current.save(update_fields=["ended_on", "end_reason"])
-        return HelperAssignment.objects.create(helper=helper, household=household, started_on=started_on,
-                                               created_by=actor)
+            record_write(current, ASSIGNMENT_FIELDS, before, actor=actor, source=source, household_id=household.pk)
+        assignment = HelperAssignment.objects.create(helper=helper, household=household, started_on=started_on,
+                                                     created_by=actor)
+        record_write(assignment, ASSIGNMENT_FIELDS, None, actor=actor, source=source, household_id=household.pk)
+        return assignment
 
 
-def end_assignment(*, actor, assignment: HelperAssignment, ended_on: date | None, reason: str = "") -> HelperAssignment:
+def end_assignment(*, actor, assignment: HelperAssignment, ended_on: date | None, reason: str = "",
+                   source: str = FORM) -> HelperAssignment:
     check_can_record(actor, assignment.household.commune_id, field="household")
     with transaction.atomic():
         assignment = HelperAssignment.objects.select_for_update().get(pk=assignment.pk)
@@ -685,13 +733,16 @@ def end_assignment(*, actor, assignment: HelperAssignment, ended_on: date | None
             raise ValidationError({"ended_on": _("Enter the last day.")})
         if ended_on < assignment.started_on:
             raise ValidationError({"ended_on": _("The assignment ends before it started.")})
+        before = snapshot(assignment, ASSIGNMENT_FIELDS)
         assignment.ended_on, assignment.end_reason = ended_on, nfc(reason)
         assignment.save(update_fields=["ended_on", "end_reason"])
+        record_write(assignment, ASSIGNMENT_FIELDS, before, actor=actor, source=source,
+                     household_id=assignment.household_id)
     return assignment
 
 
 def record_visit(*, actor, household: Household, visited_on: date | None, findings: str, follow_up: str = "",
-                 follow_up_due: date | None = None, helper: Helper | None = None) -> Visit:
+                 follow_up_due: date | None = None, helper: Helper | None = None, source: str = FORM) -> Visit:
     check_can_record(actor, household.commune_id, field="household")
     errors: dict = {}
     findings = _text(errors, "findings", findings, _("Write what was found."))
@@ -708,11 +759,14 @@ def record_visit(*, actor, household: Household, visited_on: date | None, findin
     if helper is not None and helper.commune_id != household.commune_id:
         errors["helper"] = _("The helper works in another commune.")
     _raise(errors)
-    return Visit.objects.create(household=household, helper=helper, visited_on=visited_on, findings=findings,
-                                follow_up=follow_up, follow_up_due=follow_up_due, recorded_by=actor)
+    with transaction.atomic():
+        visit = Visit.objects.create(household=household, helper=helper, visited_on=visited_on, findings=findings,
+                                     follow_up=follow_up, follow_up_due=follow_up_due, recorded_by=actor)
+        record_write(visit, VISIT_FIELDS, None, actor=actor, source=source, household_id=household.pk)
+    return visit
 
 
-def close_follow_up(*, actor, visit: Visit, done_on: date | None = None) -> Visit:
+def close_follow_up(*, actor, visit: Visit, done_on: date | None = None, source: str = FORM) -> Visit:
     check_can_record(actor, visit.household.commune_id, field="household")
     with transaction.atomic():
         visit = Visit.objects.select_for_update().get(pk=visit.pk)
@@ -723,8 +777,10 @@ def close_follow_up(*, actor, visit: Visit, done_on: date | None = None) -> Visi
         done_on = done_on or timezone.localdate()
         if done_on < visit.visited_on:
             raise ValidationError({"follow_up_done_on": _("The follow-up is done before the visit.")})
+        before = snapshot(visit, VISIT_FIELDS)
         visit.follow_up_done_on = done_on
         visit.save(update_fields=["follow_up_done_on"])
+        record_write(visit, VISIT_FIELDS, before, actor=actor, source=source, household_id=visit.household_id)
     return visit
 
 

@@ -24,7 +24,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import access_log
+from core.permissions import Action, can
 from core.scoping import communes_for
+from core.submissions import ALREADY_SENT, submit_once
 from exchange.exporter import escape_formula
 from households.selectors import household_for_user
 from reviews.models import Category
@@ -98,11 +101,11 @@ def _household(request: HttpRequest, pk: int):
 
 def can_record(user) -> bool:
     """The commune's officer records its support (a superuser too); the others read."""
-    return user.can_edit_households
+    return can(user, Action.RECORD_SUPPORT)
 
 
 def can_allocate(user) -> bool:
-    return user.is_superuser or user.role in ("reviewer", "province_admin")
+    return can(user, Action.ALLOCATE_BUDGETS)
 
 
 def _require_recorder(request: HttpRequest) -> None:
@@ -201,6 +204,7 @@ def program_export(request: HttpRequest, pk: int) -> HttpResponse:
                r.household.get_classification_display(), "; ".join(str(label) for label in r.labels)] for r in rows]
     values = [[escape_formula(v) for v in row] for row in values]
     stem = f"du-dieu-kien-{program.code}-{timezone.localdate():%Y%m%d}"
+    access_log.record(request, access_log.Kind.ELIGIBLE_LIST, unit=commune, count=len(values), detail=program.code)
     if request.GET.get("format") == "csv":
         out = io.StringIO()
         writer = csv.writer(out)
@@ -245,6 +249,15 @@ def household_panel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 
+def _tell(request: HttpRequest, sent, done: str) -> None:
+    """Say what a post did: `done`, or that the same form was already sent (a double click) and
+    nothing was added again."""
+    if sent.created:
+        messages.success(request, done)
+    else:
+        messages.info(request, ALREADY_SENT)
+
+
 def _household_action(request: HttpRequest, pk: int, form_class, save, *, title: str, done: str,
                       intro: str = "", form_kwargs: dict | None = None) -> HttpResponse:
     household = _household(request, pk)
@@ -252,11 +265,12 @@ def _household_action(request: HttpRequest, pk: int, form_class, save, *, title:
     form = form_class(request.POST or None, user=request.user, household=household, **(form_kwargs or {}))
     if request.method == "POST" and form.is_valid():
         try:
-            save(request.user, household, form.cleaned_data)
+            sent = submit_once(user=request.user, key=form.cleaned_data.get("submission_key"),
+                               create=lambda: save(request.user, household, form.cleaned_data))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, done)
+            _tell(request, sent, done)
             return redirect(_household_url(household))
     return _form_page(request, form, title=title, back=_household_url(household), intro=intro, household=household)
 
@@ -270,8 +284,9 @@ def _intervention_values(data: dict) -> dict:
 @require_http_methods(["GET", "POST"])
 def intervention_new(request: HttpRequest, pk: int) -> HttpResponse:
     def save(actor, household, data):
-        services.record_intervention(actor=actor, household=household, kind=data["kind"], quantity=data["quantity"],
-                                     house_work=data.get("house_work", ""), **_intervention_values(data))
+        return services.record_intervention(actor=actor, household=household, kind=data["kind"],
+                                            quantity=data["quantity"], house_work=data.get("house_work", ""),
+                                            **_intervention_values(data))
 
     return _household_action(request, pk, InterventionForm, save, title=_("Record support"),
                              done=_("Support recorded."))
@@ -281,8 +296,8 @@ def intervention_new(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def health_insurance_new(request: HttpRequest, pk: int) -> HttpResponse:
     def save(actor, household, data):
-        services.record_intervention(actor=actor, household=household, kind=Intervention.Kind.SERVICE,
-                                     **_intervention_values(data))
+        return services.record_intervention(actor=actor, household=household, kind=Intervention.Kind.SERVICE,
+                                            **_intervention_values(data))
 
     return _household_action(request, pk, HealthInsuranceForm, save, title=_("Record a health-insurance card"),
                              done=_("Health-insurance card recorded."),
@@ -300,11 +315,12 @@ def training_place_new(request: HttpRequest, pk: int) -> HttpResponse:
             if not services.enrol_learners(actor=actor, course=data["course"], members=[member]):
                 raise ValidationError({"course": _("%(name)s is already enrolled in this course.")
                                        % {"name": member.full_name}})
-            return
-        services.record_intervention(actor=actor, household=household, program=data["program"], member=member,
-                                     given_on=data["given_on"], kind=Intervention.Kind.TRAINING,
-                                     amount=data.get("amount") or 0, funding_source=data["funding_source"],
-                                     status=Intervention.Status.DELIVERED)
+            return None  # the place is on the course
+        return services.record_intervention(actor=actor, household=household, program=data["program"],
+                                            member=member, given_on=data["given_on"],
+                                            kind=Intervention.Kind.TRAINING,
+                                            amount=data.get("amount") or 0, funding_source=data["funding_source"],
+                                            status=Intervention.Status.DELIVERED)
 
     return _household_action(request, pk, TrainingPlaceForm, save, title=_("Record a training place"),
                              done=_("Training place recorded."))
@@ -314,9 +330,10 @@ def training_place_new(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def loan_new(request: HttpRequest, pk: int) -> HttpResponse:
     def save(actor, household, data):
-        services.record_loan(actor=actor, household=household, program=data["program"], member=data.get("member"),
-                             principal=data["principal"], disbursed_on=data["disbursed_on"],
-                             term_months=data["term_months"], purpose=data["purpose"], note=data.get("note", ""))
+        return services.record_loan(actor=actor, household=household, program=data["program"],
+                                    member=data.get("member"), principal=data["principal"],
+                                    disbursed_on=data["disbursed_on"], term_months=data["term_months"],
+                                    purpose=data["purpose"], note=data.get("note", ""))
 
     return _household_action(request, pk, LoanForm, save, title=_("Record a loan"), done=_("Loan recorded."))
 
@@ -328,10 +345,12 @@ def register_escape(request: HttpRequest, pk: int) -> HttpResponse:
     path = selectors.path_out(household) if household.classification in (Category.POOR, Category.NEAR_POOR) else None
 
     def save(actor, household, data):
-        services.register_escape(actor=actor, household=household, target_year=data["target_year"],
-                                 registered_on=data["registered_on"], indicators_to_fix=data["indicators_to_fix"],
-                                 target_income=data.get("target_income"), support_asked=data.get("support_asked", ""),
-                                 programs=data["programs_asked"], helper=data.get("helper"))
+        return services.register_escape(actor=actor, household=household, target_year=data["target_year"],
+                                        registered_on=data["registered_on"],
+                                        indicators_to_fix=data["indicators_to_fix"],
+                                        target_income=data.get("target_income"),
+                                        support_asked=data.get("support_asked", ""),
+                                        programs=data["programs_asked"], helper=data.get("helper"))
 
     return _household_action(request, pk, EscapeRegistrationForm, save, title=_("Register to escape poverty"),
                              done=_("Registration to escape poverty recorded."), form_kwargs={"path": path})
@@ -341,8 +360,8 @@ def register_escape(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def assign_helper(request: HttpRequest, pk: int) -> HttpResponse:
     def save(actor, household, data):
-        services.assign_helper(actor=actor, helper=data["helper"], household=household,
-                               started_on=data["started_on"])
+        return services.assign_helper(actor=actor, helper=data["helper"], household=household,
+                                      started_on=data["started_on"])
 
     return _household_action(request, pk, AssignHelperForm, save, title=_("Assign a helper"),
                              done=_("Helper assigned."))
@@ -352,9 +371,9 @@ def assign_helper(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def visit_new(request: HttpRequest, pk: int) -> HttpResponse:
     def save(actor, household, data):
-        services.record_visit(actor=actor, household=household, visited_on=data["visited_on"],
-                              findings=data["findings"], follow_up=data.get("follow_up", ""),
-                              follow_up_due=data.get("follow_up_due"), helper=data.get("helper"))
+        return services.record_visit(actor=actor, household=household, visited_on=data["visited_on"],
+                                     findings=data["findings"], follow_up=data.get("follow_up", ""),
+                                     follow_up_due=data.get("follow_up_due"), helper=data.get("helper"))
 
     return _household_action(request, pk, VisitForm, save, title=_("Record a visit"), done=_("Visit recorded."))
 
@@ -411,12 +430,13 @@ def loan_repayment(request: HttpRequest, pk: int) -> HttpResponse:
     form = RepaymentForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.record_repayment(actor=request.user, loan=loan, on=form.cleaned_data["on"],
-                                      amount=form.cleaned_data["amount"])
+            sent = submit_once(user=request.user, key=form.cleaned_data.get("submission_key"), create=lambda: (
+                services.record_repayment(actor=request.user, loan=loan, on=form.cleaned_data["on"],
+                                          amount=form.cleaned_data["amount"])))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, _("Repayment recorded."))
+            _tell(request, sent, _("Repayment recorded."))
             return redirect(_household_url(household))
     return _form_page(request, form, title=_("Record a repayment"), back=_household_url(household),
                       intro=str(loan), household=household)
@@ -593,14 +613,17 @@ def helper_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                helper = services.create_helper(actor=request.user, commune=form.commune_for(request.user),
-                                                full_name=data["full_name"], position=data["position"],
-                                                organisation=data.get("organisation", ""),
-                                                phone=data.get("phone", ""))
+                sent = submit_once(user=request.user, key=data.get("submission_key"), create=lambda: (
+                    services.create_helper(actor=request.user, commune=form.commune_for(request.user),
+                                           full_name=data["full_name"], position=data["position"],
+                                           organisation=data.get("organisation", ""), phone=data.get("phone", ""))))
             except ValidationError as exc:
                 attach_errors(form, exc)
             else:
-                messages.success(request, _("Helper %(name)s added.") % {"name": helper.full_name})
+                if sent.created:
+                    messages.success(request, _("Helper %(name)s added.") % {"name": sent.record.full_name})
+                else:
+                    messages.info(request, ALREADY_SENT)
                 return redirect("programs:helpers")
     helpers = (Helper.objects.for_user(request.user).filter(is_archived=False).select_related("commune")
                .annotate(followed=Count("assignments", filter=Q(assignments__ended_on__isnull=True)))
@@ -611,7 +634,9 @@ def helper_list(request: HttpRequest) -> HttpResponse:
 # --- group activities ------------------------------------------------------------------------------------
 
 
-def _create_page(request: HttpRequest, form_class, create, *, title: str, back: str, done) -> HttpResponse:
+def _create_page(request: HttpRequest, form_class, create, *, title: str, back: str, done,
+                 page=None) -> HttpResponse:
+    """A form creating a group record; `page(record)` is where the new (or already sent) record is shown."""
     _require_recorder(request)
     form = form_class(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -619,12 +644,14 @@ def _create_page(request: HttpRequest, form_class, create, *, title: str, back: 
         if commune is None:
             raise PermissionDenied(_("Your account is not bound to a commune."))
         try:
-            obj = create(request.user, commune, {k: v for k, v in form.cleaned_data.items() if k != "commune"})
+            data = {k: v for k, v in form.cleaned_data.items() if k not in ("commune", "submission_key")}
+            sent = submit_once(user=request.user, key=form.cleaned_data.get("submission_key"),
+                               create=lambda: create(request.user, commune, data))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, done)
-            return redirect(getattr(obj, "page_url", back))
+            _tell(request, sent, done)
+            return redirect(page(sent.record) if page is not None and sent.record is not None else back)
     return _form_page(request, form, title=title, back=back)
 
 
@@ -645,12 +672,11 @@ def course_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def course_new(request: HttpRequest) -> HttpResponse:
     def create(actor, commune, data):
-        course = services.create_course(actor=actor, commune=commune, **data)
-        course.page_url = reverse("programs:course", args=[course.pk])
-        return course
+        return services.create_course(actor=actor, commune=commune, **data)
 
     return _create_page(request, CourseForm, create, title=_("New training course"),
-                        back=reverse("programs:courses"), done=_("Course created."))
+                        back=reverse("programs:courses"), done=_("Course created."),
+                        page=lambda course: reverse("programs:course", args=[course.pk]))
 
 
 @login_required
@@ -723,12 +749,11 @@ def project_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def project_new(request: HttpRequest) -> HttpResponse:
     def create(actor, commune, data):
-        project = services.create_project(actor=actor, commune=commune, **data)
-        project.page_url = reverse("programs:project", args=[project.pk])
-        return project
+        return services.create_project(actor=actor, commune=commune, **data)
 
     return _create_page(request, ProjectForm, create, title=_("New production project"),
-                        back=reverse("programs:projects"), done=_("Project created."))
+                        back=reverse("programs:projects"), done=_("Project created."),
+                        page=lambda project: reverse("programs:project", args=[project.pk]))
 
 
 @login_required
@@ -836,12 +861,13 @@ def budget_disburse(request: HttpRequest, pk: int) -> HttpResponse:
     form = DisbursementForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.record_disbursement(actor=request.user, allocation=allocation,
-                                         amount=form.cleaned_data["amount"])
+            sent = submit_once(user=request.user, key=form.cleaned_data.get("submission_key"), create=lambda: (
+                services.record_disbursement(actor=request.user, allocation=allocation,
+                                             amount=form.cleaned_data["amount"])))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, _("Disbursement recorded."))
+            _tell(request, sent, _("Disbursement recorded."))
             return redirect("programs:budgets")
     return _form_page(request, form, title=_("Record a disbursement"), back=reverse("programs:budgets"),
                       intro=str(allocation), extra={"allocation": allocation})
@@ -947,4 +973,5 @@ def report_export(request: HttpRequest, unit: int, year: int) -> HttpResponse:
                 for cell in sheet[sheet.max_row]:
                     cell.font = Font(bold=True)
     sheet.column_dimensions["A"].width = 50
+    access_log.record(request, access_log.Kind.SUPPORT_REPORT, unit=found, detail=str(year))
     return _xlsx_response(book, f"ho-tro-{found.code}-{year}")

@@ -353,6 +353,8 @@ class ReportPack(models.Model):
     created_at = models.DateTimeField(_("requested"), auto_now_add=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
     finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    # The workbook was removed after the retention period (settings.UPLOAD_RETENTION_DAYS); the record stays.
+    file_removed_at = models.DateTimeField(_("file removed"), null=True, blank=True)
 
     objects = ReportPackQuerySet.as_manager()
 

@@ -110,6 +110,29 @@ def progress(pack: ReportPack) -> dict:
     }
 
 
+def remove_expired_files(now=None) -> int:
+    """Remove the workbooks of packs older than UPLOAD_RETENTION_DAYS; returns how many.
+
+    The pack's record stays, marked with when its file went (its page then says so
+    and offers to prepare it again). Idempotent: a removed file is not looked at again.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.UPLOAD_RETENTION_DAYS)
+    expired = (ReportPack.objects.filter(created_at__lt=cutoff, file_removed_at__isnull=True)
+               .exclude(status__in=[ReportPack.Status.QUEUED, ReportPack.Status.RUNNING]).exclude(file=""))
+    removed = 0
+    for found in expired.iterator():
+        found.file.storage.delete(found.file.name)  # a file already gone is no error
+        ReportPack.objects.filter(pk=found.pk).update(file_removed_at=now)
+        removed += 1
+    return removed
+
+
+def removed_message() -> str:
+    return _("The file of this report pack is no longer kept (files are removed %(days)d days after they are "
+             "made); prepare it again.") % {"days": settings.UPLOAD_RETENTION_DAYS}
+
+
 def download_name(pack: ReportPack) -> str:
     suffix = "-so-bo" if pack.stage == Rollup.Stage.PRELIMINARY else ""
     return f"bo-bao-cao-{pack.unit.code}-{pack.year}{suffix}.xlsx"

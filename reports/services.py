@@ -14,6 +14,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from core.permissions import Action, can
 from core.scoping import units_for
 from geo.models import AdminUnit
 
@@ -42,7 +43,7 @@ def target_units(user):
 
 
 def can_set_targets(user) -> bool:
-    return user.is_superuser or getattr(user, "role", "") in ("province_admin", "reviewer")
+    return can(user, Action.SET_TARGETS)
 
 
 def set_target(*, actor, unit: AdminUnit, year: int, kind: str, value: Decimal) -> tuple[Target, bool]:

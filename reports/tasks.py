@@ -10,12 +10,24 @@ other task does.
 from collections.abc import Iterable
 
 from celery import shared_task
+from django.db import OperationalError
 from django.utils import timezone
 
 from . import compute
 from .models import DirtyCommune, Rollup
 
 COMMUNES_A_PASS = 100
+
+# Retry policy. Every task here is idempotent (recounts overwrite from the rows; a
+# pack is claimed under its row lock), so each is acknowledged late: a worker machine
+# that disappears does not lose it. `reject_on_worker_lost` stays off: a task that
+# killed its worker process would only kill the next one (a lost recount is caught by
+# the next mark or the nightly reconciliation; a lost pack is taken over when stale).
+# Recounts retry a few times on the database's passing refusals (a lock wait, a
+# dropped connection); a pack records its failure for the user instead.
+RECOUNT_POLICY = {"acks_late": True, "reject_on_worker_lost": False, "autoretry_for": (OperationalError,),
+                  "max_retries": 3, "retry_backoff": 30, "retry_jitter": True}
+PACK_POLICY = {"acks_late": True, "reject_on_worker_lost": False, "max_retries": 0}
 
 
 def years_to_mark(commune_id: int) -> set[int]:
@@ -35,7 +47,7 @@ def mark_dirty(commune_ids: Iterable[int], years: Iterable[int] | None = None) -
     refresh_dirty_rollups.delay()
 
 
-@shared_task(acks_late=True)
+@shared_task(**RECOUNT_POLICY)
 def refresh_dirty_rollups(limit: int = 500) -> int:
     """Recompute the dirty communes (oldest marks first) and the units above them.
 
@@ -58,16 +70,24 @@ def refresh_dirty_rollups(limit: int = 500) -> int:
     return len(dirty)
 
 
-@shared_task(acks_late=True)
+@shared_task(**RECOUNT_POLICY)
 def reconcile_rollups() -> dict[int, int]:
     """Nightly: recompute every year of every commune from the rows, whatever was marked."""
     return {year: compute.recompute_all(year) for year in compute.report_years()}
 
 
-@shared_task(acks_late=True)
+@shared_task(**PACK_POLICY)
 def prepare_report_pack(pack_id: int) -> str:
     """Build a report pack's workbook. A second delivery finds the pack done or under way and does nothing."""
     from . import pack
 
     prepared = pack.run(pack_id)
     return prepared.status if prepared is not None else ""
+
+
+@shared_task(**PACK_POLICY)
+def remove_expired_packs() -> int:
+    """Beat: remove the workbooks of report packs past the retention period (the records stay)."""
+    from . import pack
+
+    return pack.remove_expired_files()

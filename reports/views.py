@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core import access_log
 from core.scoping import units_for
 from geo.models import AdminUnit
 from households.forms import attach_errors
@@ -149,6 +150,7 @@ def report(request: HttpRequest, unit: int, year: int, form: str) -> HttpRespons
     built = tables.build(form, request.user, unit, _year_or_404(year), _stage(request))
     today = timezone.localdate()
     if request.GET.get("format") == "xlsx":
+        access_log.record(request, access_log.Kind.REPORT_TABLE, unit=unit, detail=f"{form} {built.year}")
         response = HttpResponse(
             excel.workbook_bytes(built, today=today),
             content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
@@ -233,13 +235,17 @@ def pack_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @login_required
 @require_GET
-def pack_download(request: HttpRequest, pk: int) -> FileResponse:
+def pack_download(request: HttpRequest, pk: int) -> HttpResponse:
     found = _pack_or_404(request, pk)
+    if found.file_removed_at is not None:
+        messages.error(request, pack.removed_message())
+        return redirect(found)
     if found.status != ReportPack.Status.DONE or not found.file:
         raise Http404(_("This report pack is not ready."))
     try:
         handle = found.file.open("rb")
     except FileNotFoundError:
         raise Http404(_("The file of this report pack is no longer kept; prepare it again.")) from None
+    access_log.record(request, access_log.Kind.REPORT_PACK, unit=found.unit, detail=pack.download_name(found))
     return FileResponse(handle, as_attachment=True, filename=pack.download_name(found),
                         content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

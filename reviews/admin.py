@@ -14,11 +14,11 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from import_export.admin import ImportMixin
 
 from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
+from core.permissions import Action, can
 from core.scoping import communes_for
-from exchange.admin import ExchangeAdminMixin
+from exchange.admin import ExchangeAdminMixin, ExchangeImportMixin
 from exchange.resources import FORMATS, SurveyResource
 
 from . import services
@@ -35,8 +35,6 @@ from .models import (
     Survey,
     VillageMeeting,
 )
-
-OFFICER, REVIEWER = "commune_officer", "reviewer"
 
 
 def _all_fields(model) -> list[str]:
@@ -144,13 +142,13 @@ class ReviewRoundAdmin(ScopedAdmin):
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        user = request.user
-        role = "" if user.is_superuser else getattr(user, "role", "")
+        commune_steps = can(request.user, Action.COMMUNE_REVIEW_STEPS)
+        reviews = can(request.user, Action.REVIEW_LISTS)
         offered = {
-            "submit_selected": role in ("", OFFICER),
-            "decide_selected": role in ("", OFFICER),
-            "approve_selected": role in ("", REVIEWER),
-            "return_selected": role in ("", REVIEWER),
+            "submit_selected": commune_steps,
+            "decide_selected": commune_steps,
+            "approve_selected": reviews,
+            "return_selected": reviews,
         }
         return {name: action for name, action in actions.items() if offered.get(name, True)}
 
@@ -233,7 +231,7 @@ class ReviewReadOnlyAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Survey)
-class SurveyAdmin(ImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
+class SurveyAdmin(ExchangeImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
     """Looked at here; exported as the Phiếu B sheet, and a Phiếu B sheet imported
     with import-export's preview and confirmation, each row written by
     `services.record_survey` (see `exchange.resources.SurveyResource`)."""
@@ -244,8 +242,8 @@ class SurveyAdmin(ImportMixin, ExchangeAdminMixin, ReviewReadOnlyAdmin):
     skip_admin_log = True  # the round's events record who surveyed what
 
     def has_import_permission(self, request) -> bool:
-        user = request.user
-        return user.is_active and (user.is_superuser or getattr(user, "role", "") == OFFICER)
+        # Phiếu B answers are the commune's survey step: its officer imports them.
+        return can(request.user, Action.COMMUNE_REVIEW_STEPS)
 
     def get_import_resource_kwargs(self, request, **kwargs):
         return {"user": request.user}

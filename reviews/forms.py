@@ -8,6 +8,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from core.scoping import communes_for
+from core.submissions import OneTimeKeyMixin
 from households.forms import DATE_INPUT_FORMATS, MISSING_VERSION, NoTagHelper, attach_errors  # noqa: F401 - re-exported
 
 from . import selectors
@@ -225,7 +226,7 @@ class PostingForm(HelperMixin, forms.Form):
                                       initial=3)
 
 
-class ComplaintForm(HelperMixin, forms.Form):
+class ComplaintForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     complainant = forms.CharField(label=_("Complainant"), max_length=120)
     received_on = date_field(_("Received on"))
     household = forms.ModelChoiceField(label=_("Household concerned"), queryset=None, required=False)
@@ -275,7 +276,7 @@ class DecisionForm(HelperMixin, forms.Form):
                                       help_text=_("Usually the chairman of the commune People's Committee."))
 
 
-class RequestForm(HelperMixin, forms.Form):
+class RequestForm(OneTimeKeyMixin, HelperMixin, forms.Form):
     commune_code = forms.CharField(label=_("Commune code"), max_length=5)
     household_code = forms.CharField(label=_("Household code"), max_length=20)
     kind = forms.ChoiceField(label=_("Form"), choices=Request.Kind.choices, widget=forms.RadioSelect)

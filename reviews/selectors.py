@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from django.db.models import Case, Count, IntegerField, Prefetch, Q, QuerySet, Value, When
 
+from core.permissions import Action, can
 from households.models import Household, Member, Village
 
 from .models import (
@@ -38,7 +39,7 @@ def round_list(user, *, year: int | None = None, status: str = "") -> QuerySet[R
 
 def reviewer_queue(user) -> QuerySet[ReviewRound]:
     """The submitted lists waiting for the user's opinion, oldest submission first."""
-    if not (user.is_superuser or user.role == user.Role.REVIEWER):
+    if not can(user, Action.REVIEW_LISTS):
         return ReviewRound.objects.none()
     return (ReviewRound.objects.for_user(user).filter(status=ReviewRound.Status.SUBMITTED)
             .select_related("commune", "submitted_by").annotate(household_count=Count("surveys"))
@@ -182,3 +183,13 @@ def household_surveys(user, household: Household) -> QuerySet[Survey]:
 def household_statuses(user, household: Household) -> QuerySet[HouseholdStatus]:
     return (HouseholdStatus.objects.for_user(user).filter(household=household).select_related("round")
             .order_by("-year", "-decided_on", "-pk"))
+
+
+def recognising_status(household: Household, statuses) -> HouseholdStatus | None:
+    """The decision behind the household's classification on the register: its latest official status
+    (`statuses` newest first, as `household_statuses` gives them), when the register holds what it
+    recognised; None when no decision recognised the classification."""
+    latest = statuses[0] if statuses else None
+    if latest is not None and latest.category == household.classification:
+        return latest
+    return None

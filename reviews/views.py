@@ -20,7 +20,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.permissions import Action, can
 from core.scoping import communes_for
+from core.submissions import ALREADY_SENT, submit_once
 
 from . import selectors, services
 from .classification import InvalidSurvey
@@ -58,11 +60,11 @@ def _round(request: HttpRequest, pk: int) -> ReviewRound:
 
 
 def can_do_commune_steps(user) -> bool:
-    return user.can_edit_households
+    return can(user, Action.COMMUNE_REVIEW_STEPS)
 
 
 def can_review(user) -> bool:
-    return user.is_superuser or user.role == user.Role.REVIEWER
+    return can(user, Action.REVIEW_LISTS)
 
 
 def _require_commune_steps(request: HttpRequest) -> None:
@@ -449,13 +451,17 @@ def complaint_create(request: HttpRequest, round_pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.record_complaint(actor=request.user, round_=round_, complainant=data["complainant"],
-                                      received_on=data["received_on"], content=data["content"],
-                                      household=data.get("household"))
+            sent = submit_once(user=request.user, key=data.get("submission_key"), create=lambda: (
+                services.record_complaint(actor=request.user, round_=round_, complainant=data["complainant"],
+                                          received_on=data["received_on"], content=data["content"],
+                                          household=data.get("household"))))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, _("Complaint recorded; resolve it after its re-check."))
+            if sent.created:
+                messages.success(request, _("Complaint recorded; resolve it after its re-check."))
+            else:  # the same form sent twice: one complaint
+                messages.info(request, ALREADY_SENT)
             return redirect(round_)
     return render(request, "reviews/complaint_form.html", {"round": round_, "form": form})
 
@@ -538,14 +544,18 @@ def request_create(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            services.create_request(actor=request.user, household=data["household"], kind=data["kind"],
-                                    received_on=data["received_on"], channel=data["channel"],
-                                    reason=data["reason"])
+            sent = submit_once(user=request.user, key=data.get("submission_key"), create=lambda: (
+                services.create_request(actor=request.user, household=data["household"], kind=data["kind"],
+                                        received_on=data["received_on"], channel=data["channel"],
+                                        reason=data["reason"])))
         except ValidationError as exc:
             attach_errors(form, exc)
         else:
-            messages.success(request, _("Request recorded for household %(code)s.")
-                             % {"code": data["household"].code})
+            if sent.created:
+                messages.success(request, _("Request recorded for household %(code)s.")
+                                 % {"code": data["household"].code})
+            else:  # the same form sent twice: one request
+                messages.info(request, ALREADY_SENT)
             return redirect("reviews:requests")
     return render(request, "reviews/request_form.html", {"form": form})
 

@@ -374,7 +374,6 @@ PHONE_PREFIXES = [
     "078",
     "079",
 ]
-CLASSIFICATIONS = [("Hộ nghèo", 22), ("Hộ cận nghèo", 11), ("Hộ có mức sống trung bình", 9), ("Không", 58)]
 RELATION_LABEL = {"head": "Chủ hộ", "spouse": "Vợ/Chồng", "child": "Con", "parent": "Bố/Mẹ", "grandchild": "Cháu"}
 LAST_BIRTH_YEAR = 2024
 
@@ -623,8 +622,6 @@ def write_province(directory: Path, fmt: str, households: int, members_per_house
     stem = f"lao_cai_{households}_ho"
     writer: ListWriter = CsvWriter(directory, stem) if fmt == "csv" else XlsxWriter(directory, stem)
     sizes = population.household_sizes(households)
-    labels = [label for label, _weight in CLASSIFICATIONS]
-    label_weights = [weight for _label, weight in CLASSIFICATIONS]
     rnd = population.random
     written_households = written_members = 0
 
@@ -633,7 +630,6 @@ def write_province(directory: Path, fmt: str, households: int, members_per_house
         for number in range(1, count + 1):
             code = str(number).zfill(width)
             group, people = population.family(next(sizes))
-            classification = rnd.choices(labels, label_weights)[0]
             writer.household(
                 [
                     commune.code,
@@ -643,8 +639,9 @@ def write_province(directory: Path, fmt: str, households: int, members_per_house
                     area,
                     "Không" if commune.is_urban or rnd.random() < 0.15 else "Có",
                     population.phone(),
-                    classification,
-                    "" if classification == "Không" else rnd.choice((2024, 2025)),
+                    # A first load carries no classification: only a commune decision sets one.
+                    "Không",
+                    "",
                     "Có" if rnd.random() < 0.03 else "Không",
                     "Có" if rnd.random() < 0.06 else "Không",
                 ]

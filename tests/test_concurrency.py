@@ -13,8 +13,7 @@ from .world import build_world
 
 
 def values_of(household, phone):
-    return {"village": household.village, "code": household.code, "classification": "poor",
-            "classification_year": 2025, "phone": phone}
+    return {"village": household.village, "code": household.code, "phone": phone}
 
 
 @pytest.mark.django_db(transaction=True)

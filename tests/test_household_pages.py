@@ -1,3 +1,4 @@
+import re
 import unicodedata
 
 import pytest
@@ -20,8 +21,8 @@ def form_data(world, household=None, members=None, **overrides):
          "personal_id": "010210000123"},
     ]
     data = {
-        "village": world.village.pk, "code": "", "area": "", "phone": "", "classification": "none",
-        "classification_year": "", "version": household.version if household else "",
+        "village": world.village.pk, "code": "", "area": "", "phone": "",
+        "version": household.version if household else "",
         "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": "0",
         "members-MIN_NUM_FORMS": "1", "members-MAX_NUM_FORMS": "1000",
     }
@@ -72,8 +73,7 @@ def test_second_officer_saving_an_old_copy_is_told_and_keeps_their_input(world, 
     members = [{"member_id": m.pk, "full_name": m.full_name, "sex": m.sex, "relation": m.relation,
                 "ethnicity": m.ethnicity_id, "birth_year": m.birth_year} for m in h.members.order_by("pk")]
     client = login(world.officer)
-    first = form_data(world, h, members, code=h.code, classification="poor", classification_year="2025",
-                      phone="0911111111", **{"members-INITIAL_FORMS": "2"})
+    first = form_data(world, h, members, code=h.code, phone="0911111111", **{"members-INITIAL_FORMS": "2"})
     second = dict(first, phone="0922222222")
     assert client.post(reverse("households:edit", args=[h.pk]), first).status_code == 302
     response = client.post(reverse("households:edit", args=[h.pk]), second)
@@ -169,3 +169,80 @@ def test_reviewer_narrows_the_list_to_one_commune_and_its_villages(world, login)
     # A commune outside the district is not a valid choice: the filter is ignored, never widened.
     response = client.get(reverse("households:list"), {"commune": world.yty.pk})
     assert world.household_yty not in list(response.context["page"])
+
+
+def test_household_form_offers_no_classification_and_ignores_a_posted_one(world, login):
+    h = world.household
+    members = [{"member_id": m.pk, "full_name": m.full_name, "sex": m.sex, "relation": m.relation,
+                "ethnicity": m.ethnicity_id, "birth_year": m.birth_year} for m in h.members.order_by("pk")]
+    client = login(world.officer)
+    page = client.get(reverse("households:edit", args=[h.pk]), HTTP_ACCEPT_LANGUAGE="en")
+    assert "classification" not in page.context["form"].fields
+    assert 'name="classification' not in page.content.decode()
+    assert 'data-testid="classification-note"' in page.content.decode()
+    data = form_data(world, h, members, code=h.code, phone="0911111111", classification="none",
+                     classification_year="", **{"members-INITIAL_FORMS": "2"})
+    assert client.post(reverse("households:edit", args=[h.pk]), data).status_code == 302
+    h.refresh_from_db()
+    assert (h.phone, h.classification, h.classification_year) == ("0911111111", "poor", 2025)
+    client.post(reverse("households:create"), form_data(world, classification="poor", classification_year="2025"))
+    assert Household.objects.get(head_name="Lý Seo Lùng").classification == "none"
+
+
+def _in_page_language(page: str, message: str, **values) -> str:
+    from django.utils import translation
+
+    with translation.override(re.search(r'<html lang="([\w-]+)"', page).group(1)):
+        return translation.gettext(message) % values
+
+
+def test_household_page_names_the_decision_behind_the_classification(world, login):
+    client = login(world.officer)
+    shown = client.get(reverse("households:detail", args=[world.household.pk])).content.decode()
+    status = world.household.statuses.get()
+    recognised = _in_page_language(shown, "Recognised by decision %(number)s of %(date)s (%(year)s)",
+                                   number="2025-06/QĐ-UBND", date="20/06/2025", year="2025")
+    assert recognised in shown
+    assert f'<a href="{reverse("reviews:round", args=[status.round_id])}">{recognised}</a>' in shown
+    assert _in_page_language(shown, "Not recognised by any decision") not in shown
+    other = make_household(world.officer, world.tathang, world.village, "Hầu A Dế")
+    shown = client.get(reverse("households:detail", args=[other.pk])).content.decode()
+    assert _in_page_language(shown, "Not recognised by any decision") in shown
+    assert "2025-06/QĐ-UBND" not in shown
+def _other_tab_adds_the_village_after_the_check(monkeypatch, commune, name):
+    """The race of two tabs: the other tab's insert lands between our check and our insert."""
+    from core.text import fold
+    from households.models import Village
+
+    real_filter = Village.objects.filter
+
+    class CheckedTooEarly:
+        def exists(self):
+            monkeypatch.setattr(Village.objects, "filter", real_filter)
+            Village.objects.create(commune=commune, name=name, search_name=fold(name))
+            return False
+
+    monkeypatch.setattr(Village.objects, "filter", lambda *args, **kwargs: CheckedTooEarly())
+
+
+def test_two_tabs_adding_the_same_village_get_a_form_error_not_a_500(world, login, monkeypatch):
+    from households.models import Village
+
+    client = login(world.officer)
+    _other_tab_adds_the_village_after_the_check(monkeypatch, world.tathang, "Thôn Sín Chải")
+    response = client.post(reverse("households:villages"), {"name": "Thôn Sín Chải"})
+    assert response.status_code == 200
+    assert "Xã đã có thôn tên" in " ".join(response.context["form"].errors["name"])  # "already has a village"
+    assert Village.objects.filter(commune=world.tathang, name="Thôn Sín Chải").count() == 1
+
+
+def test_adding_a_village_is_audited(world, login):
+    from core.models import AuditEvent
+    from households.models import Village
+
+    client = login(world.officer)
+    client.post(reverse("households:villages"), {"name": "Thôn Sín Chải"})
+    village = Village.objects.get(commune=world.tathang, name="Thôn Sín Chải")
+    event = AuditEvent.objects.get(content_type__model="village", object_id=village.pk)
+    assert event.actor == world.officer and event.action == "create" and event.source == "form"
+    assert event.changes["name"] == [None, "Thôn Sín Chải"]

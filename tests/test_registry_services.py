@@ -81,8 +81,7 @@ def test_change_records_before_and_after(world):
         services.MemberInput(values={n: getattr(spouse, n) for n in services.MEMBER_FIELDS}, member=spouse),
     ]
     saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
-                                    values={"village": h.village, "code": h.code, "phone": "0912345678",
-                                            "classification": "poor", "classification_year": 2025},
+                                    values={"village": h.village, "code": h.code, "phone": "0912345678"},
                                     members=rows, household=h, expected_version=h.version)
     assert saved.version == h.version + 1
     change = AuditEvent.objects.get(household=h, action="update", content_type__model="household")
@@ -96,7 +95,7 @@ def test_save_from_an_old_copy_is_refused_and_changes_nothing(world):
     h = world.household
     rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
             for m in h.members.all()]
-    values = {"village": h.village, "code": h.code, "classification": "poor", "classification_year": 2025}
+    values = {"village": h.village, "code": h.code}
     services.save_household(actor=world.officer, source="form", commune=h.commune,
                             values={**values, "phone": "0911111111"},
                             members=rows, household=h, expected_version=h.version)
@@ -113,8 +112,7 @@ def test_saving_without_changes_leaves_no_event_and_keeps_the_version(world):
             for m in h.members.all()]
     before = AuditEvent.objects.count()
     saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
-                                    values={"village": h.village, "code": h.code, "classification": "poor",
-                                            "classification_year": 2025},
+                                    values={"village": h.village, "code": h.code},
                                     members=rows, household=h, expected_version=h.version)
     assert saved.version == h.version
     assert AuditEvent.objects.count() == before
@@ -126,8 +124,7 @@ def test_member_leaving_is_archived_not_deleted(world):
     rows = [services.MemberInput(values={n: getattr(head, n) for n in services.MEMBER_FIELDS}, member=head),
             services.MemberInput(values={}, member=spouse, archive_reason="Chuyển đi nơi khác")]
     saved = services.save_household(actor=world.officer, source="form", commune=h.commune,
-                                    values={"village": h.village, "code": h.code, "classification": "poor",
-                                            "classification_year": 2025},
+                                    values={"village": h.village, "code": h.code},
                                     members=rows, household=h, expected_version=h.version)
     spouse.refresh_from_db()
     assert spouse.is_archived and spouse.archived_reason == "Chuyển đi nơi khác"
@@ -198,11 +195,10 @@ def test_many_changes_in_one_transaction_queue_one_refresh_per_commune(world, dj
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("phone", "call me"), ("phone", "123"), ("code", "=HYPERLINK(1)"), ("classification_year", 1990)],
+    [("phone", "call me"), ("phone", "123"), ("code", "=HYPERLINK(1)")],
 )
 def test_household_values_are_checked_with_the_field_named(world, field, value):
-    values = {"village": world.village, "code": "0100", "classification": "poor", "classification_year": 2025,
-              field: value}
+    values = {"village": world.village, "code": "0100", field: value}
     with pytest.raises(ValidationError) as exc:
         services.save_household(actor=world.officer, source="form", commune=world.tathang, values=values,
                                 members=[member("Sùng A Lử")])
@@ -226,3 +222,30 @@ def test_the_audit_trail_still_protects_what_it_refers_to(world, django_user_mod
     with pytest.raises(ProtectedError):
         clerk.delete()
     assert django_user_model.objects.filter(pk=clerk.pk).exists()
+
+
+def test_form_service_cannot_set_a_classification_on_a_new_household(world):
+    h = services.save_household(actor=world.officer, source="form", commune=world.tathang,
+                                values={"village": world.village, "code": "0200", "classification": "poor",
+                                        "classification_year": 2025},
+                                members=[member("Sùng A Lử")])
+    h.refresh_from_db()
+    assert (h.classification, h.classification_year) == ("none", None)
+    created = AuditEvent.objects.get(household=h, action="create", content_type__model="household")
+    assert created.changes["classification"] == [None, "none"]
+
+
+def test_form_service_keeps_the_classification_a_decision_recognised(world):
+    h = world.household
+    assert h.statuses.get().category == h.classification == "poor"
+    rows = [services.MemberInput(values={n: getattr(m, n) for n in services.MEMBER_FIELDS}, member=m)
+            for m in h.members.all()]
+    services.save_household(actor=world.officer, source="form", commune=h.commune,
+                            values={"village": h.village, "code": h.code, "phone": "0912345678",
+                                    "classification": "none", "classification_year": None},
+                            members=rows, household=h, expected_version=h.version)
+    services.update_household_fields(actor=world.officer, household=h, source="admin",
+                                      values={"classification": "near_poor", "classification_year": 2026})
+    h.refresh_from_db()
+    assert (h.classification, h.classification_year, h.phone) == ("poor", 2025, "0912345678")
+    assert not AuditEvent.objects.filter(household=h, action="update", changes__has_key="classification").exists()

@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def run_manage(*args, env_extra):
-    unset = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    unset = ("SECRET_KEY", "ALLOWED_HOSTS", "DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL", "CELERY_BROKER_URL")
     env = {k: v for k, v in os.environ.items() if k not in unset}
     env.update(env_extra)
     command = [sys.executable, "manage.py", *args]
@@ -29,14 +29,24 @@ def test_production_settings_refuse_to_start_without_a_secret_key():
     assert "SECRET_KEY" in result.stderr
 
 
+PRODUCTION = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.production",
+    "SECRET_KEY": "k7#Qz!x2Lp9@vR4m*Tn8&Yb6^Wc3(Hd5)Jf1-Gs0=Ua+Ie_Oo~Pq|Ar<Bt>Cu?Dv",
+    "ALLOWED_HOSTS": "poverty.example.org",
+    "REDIS_URL": "redis://127.0.0.1:6379/0",
+}
+
+
 def test_production_settings_pass_the_deployment_check_without_warnings():
-    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra={
-        "DJANGO_SETTINGS_MODULE": "config.settings.production",
-        "SECRET_KEY": "k7#Qz!x2Lp9@vR4m*Tn8&Yb6^Wc3(Hd5)Jf1-Gs0=Ua+Ie_Oo~Pq|Ar<Bt>Cu?Dv",
-        "ALLOWED_HOSTS": "poverty.example.org",
-    })
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra=PRODUCTION)
     assert result.returncode == 0, result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_deployment_check_warns_when_each_process_would_count_sign_in_failures_alone():
+    result = run_manage("check", "--deploy", "--fail-level", "WARNING", env_extra={**PRODUCTION, "REDIS_URL": ""})
+    assert result.returncode != 0
+    assert "core.W001" in result.stderr + result.stdout
 
 
 def test_sessions_expire_when_idle_and_when_the_browser_closes():
@@ -65,13 +75,44 @@ def test_successful_login_after_a_few_failures_resets_the_count(world, client):
     assert client.session["_auth_user_id"] == str(world.officer.pk)
 
 
+def admin_change_data(h, **extra):
+    """The admin's change form for a household and its members, as the browser posts it."""
+    members = list(h.members.order_by("pk"))
+    data = {
+        "village": h.village_id, "code": h.code, "area": h.area, "phone": h.phone, "expected_version": h.version,
+        "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": str(len(members)),
+        "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
+    }
+    for i, m in enumerate(members):
+        data.update({
+            f"members-{i}-id": m.pk, f"members-{i}-household": h.pk, f"members-{i}-full_name": m.full_name,
+            f"members-{i}-sex": m.sex, f"members-{i}-birth_year": m.birth_year, f"members-{i}-personal_id": "",
+            f"members-{i}-ethnicity": m.ethnicity_id, f"members-{i}-relation": m.relation,
+            f"members-{i}-has_health_insurance": "on",
+        })
+    data.update(extra)
+    return data
+
+
+def test_admin_shows_the_classification_but_does_not_change_it(world, client):
+    client.force_login(world.officer)
+    h = world.household
+    url = reverse("admin:households_household_change", args=[h.pk])
+    form = client.get(url).context["adminform"].form
+    assert "classification" not in form.fields and "classification_year" not in form.fields
+    data = admin_change_data(h, phone="0977000111", classification="none", classification_year="")
+    assert client.post(url, data).status_code == 302
+    h.refresh_from_db()
+    assert (h.phone, h.classification, h.classification_year) == ("0977000111", "poor", 2025)
+
+
 def test_admin_change_goes_through_the_service_and_is_audited(world, client):
     client.force_login(world.officer)
     h = world.household
     members = list(h.members.order_by("pk"))
     data = {
         "village": h.village_id, "code": h.code, "area": h.area, "phone": "0977000111",
-        "classification": "poor", "classification_year": "2025", "expected_version": h.version,
+        "expected_version": h.version,
         "members-TOTAL_FORMS": str(len(members)), "members-INITIAL_FORMS": str(len(members)),
         "members-MIN_NUM_FORMS": "0", "members-MAX_NUM_FORMS": "1000",
     }

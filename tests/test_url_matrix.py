@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.test import Client
 from django.urls import URLResolver, get_resolver, reverse
 
-from core.models import AuditEvent
+from core.models import AuditEvent, PersonalDataAccess
 from exchange.models import ImportBatch
 from households import summaries
 from households.models import CommuneSummary, Ethnicity, Member
@@ -75,6 +75,13 @@ def object_for(model, world, role, inside):
         return CommuneSummary.objects.get(commune=household.commune)
     if model == "auditevent":
         return AuditEvent.objects.filter(household=household).first()
+    if model == "personaldataaccess":
+        # Inside: the role's own read of its household; outside: another user's read of a
+        # household outside (an officer sees only their own reads).
+        reader = USERS[role](world) if inside and role in USERS else world.officer2
+        return PersonalDataAccess.objects.get_or_create(
+            user=reader, unit=household.commune, household=household,
+            kind=PersonalDataAccess.Kind.HOUSEHOLD_PAGE)[0]
     if model == "ethnicity":
         return Ethnicity.objects.first()
     if model == "user":
@@ -154,6 +161,9 @@ ADMIN_MODELS = {
     "households.communesummary": (True, STAFF, []),
     "geo.adminunit": (True, STAFF, []),
     "core.auditevent": (True, STAFF, []),
+    # The log of reads of personal data, written by core.access_log only: read-only, scoped
+    # (a province its province, a reviewer its unit, an officer their own reads).
+    "core.personaldataaccess": (True, STAFF, []),
     "core.user": (False, ["superuser"], ["superuser"]),
     # Scoped by owner: a user's own imports (a superuser: all); read-only.
     "exchange.importbatch": (True, STAFF, []),
@@ -342,7 +352,7 @@ APP_URLS = {
     "households:edit": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:archive": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
     "households:restore": (hh, by_role(302, 200, 403, 403, 200), by_role(302, 404, 404, 404, 200)),
-    "exchange:imports": (None, by_role(302, 200, 403, 200, 200), None),
+    "exchange:imports": (None, by_role(302, 200, 403, 403, 200), None),
     "exchange:export": (None, by_role(302, 200, 200, 200, 200), None),
     # The official lists of a decided round, as a file: everyone who sees the round.
     "exchange:round_lists": (decided_rnd, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
@@ -351,16 +361,19 @@ APP_URLS = {
     "exchange:rejected": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     "exchange:confirm": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
     "exchange:cancel": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    "exchange:recheck": (batch, by_role(302, 405, 405, 405, 405), by_role(302, 405, 405, 405, 405)),  # POST only
+    # The uploaded file itself: only through this view, for its uploader while its communes stay in the area.
+    "exchange:file": (batch, by_role(302, 200, 200, 200, 200), by_role(302, 404, 404, 404, 200)),
     # The exchange format in the admin: export for everyone with a role, import for
     # the roles that may import (services.can_import), a batch only for its uploader.
     "admin:households_household_export": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:households_member_export": (None, by_role(302, 200, 200, 200, 200), None),
-    "admin:households_household_import": (None, by_role(302, 200, 403, 200, 200), None),
-    "admin:households_member_import": (None, by_role(302, 200, 403, 200, 200), None),
+    "admin:households_household_import": (None, by_role(302, 200, 403, 403, 200), None),
+    "admin:households_member_import": (None, by_role(302, 200, 403, 403, 200), None),
     "admin:households_household_import_preview": (
-        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+        admin_batch, by_role(302, 200, 403, 403, 200), by_role(302, 404, 403, 403, 200)),
     "admin:households_member_import_preview": (
-        admin_batch, by_role(302, 200, 403, 200, 200), by_role(302, 404, 403, 404, 200)),
+        admin_batch, by_role(302, 200, 403, 403, 200), by_role(302, 404, 403, 403, 200)),
     # Phiếu B in the admin: import-export's own import (the roles that edit surveys).
     "admin:reviews_survey_export": (None, by_role(302, 200, 200, 200, 200), None),
     "admin:reviews_survey_import": (None, by_role(302, 200, 403, 403, 200), None),
@@ -485,27 +498,28 @@ def test_every_registered_admin_model_has_a_policy():
 
 @pytest.fixture
 def matrix_world(world, settings, tmp_path):
-    from households import services as registry
+    from .world import recognise
 
     settings.MEDIA_ROOT = tmp_path
     for commune in (world.tathang, world.lapantan, world.yty, world.other_commune, world.commune2025):
         summaries.refresh_commune(commune.pk)
     for user in (world.officer, world.officer2, world.reviewer, world.province_admin, world.superuser,
                  world.reviewer2025):
-        ImportBatch.objects.create(
+        made = ImportBatch.objects.create(
             created_by=user, file=ContentFile(CSV, name="ds.csv"), file_name="ds.csv",
             sha256="0" * 64, size=len(CSV), status=ImportBatch.Status.VALIDATED, rejected=1,
         )
+        # The communes the check found in the file: inside each uploader's area.
+        made.communes.set([world.yty if user == world.officer2 else
+                           world.commune2025 if user == world.reviewer2025 else world.tathang])
     # A round in every commune the matrix tries (open, surveyed, one meeting, one
     # complaint, one request), and last year's round of Tả Thàng decided.
     world.reviews = build_reviews(world)
     world.decided_round = decided_year(world.officer, world.reviewer, world.household,
                                        world.reviews[world.tathang.pk].round.year - 1)
     # The 2025 map's commune: its list approved by the province's reviewer (no district since 2025);
-    # its household is made poor first, so that the round lists it.
-    world.household_2025 = registry.update_household_fields(
-        actor=world.superuser, household=world.household_2025, source=AuditEvent.Source.FORM,
-        values={"classification": "poor", "classification_year": 2025})
+    # its household is recognised poor first (a decision), so that the round lists it.
+    world.household_2025 = recognise(world.household_2025, "poor", 2025)
     world.decided_round_2025 = decided_year(world.superuser, world.reviewer2025, world.household_2025,
                                             world.reviews[world.commune2025.pk].round.year - 1)
     from reports.compute import recompute_all, report_years
@@ -619,8 +633,10 @@ REVIEWERS = {"reviewer", "reviewer2025", "superuser"}
 # it changes nothing, whoever sends it.
 WRITERS = {
     "households:villages": {"officer"},
-    "exchange:confirm": {"officer", "province_admin", "superuser"},  # the uploader of the batch
-    "exchange:cancel": {"officer", "province_admin", "superuser"},
+    # The uploader of the batch, while their role may import.
+    "exchange:confirm": RECORDERS,
+    "exchange:cancel": RECORDERS,
+    "exchange:recheck": RECORDERS,
     "admin:reviews_survey_process_import": RECORDERS,
     "admin:programs_intervention_process_import": RECORDERS,
     "admin:password_change": set(STAFF),  # one's own password

@@ -17,13 +17,17 @@ and outside each role's area.
 """
 
 from dataclasses import dataclass
+from datetime import date
+
+from django.db import transaction
 
 from core.models import AuditEvent, User
 from geo.models import AdminUnit
 from households import services
 from households.models import Ethnicity, Household, Village
 from households.reference import load_ethnicities
-from reviews.models import Indicator, PovertyStandard
+from reviews.models import HouseholdStatus, Indicator, PovertyStandard, ReviewRound
+from reviews.services import movement, standard_for
 from reviews.standards import load_standards
 
 PASSWORD = "test-pass-123"
@@ -79,11 +83,44 @@ def member(name, relation="head", sex="male", year=1980, ethnicity="Mông", pers
     return services.MemberInput(values=values)
 
 
-def make_household(actor, commune, village, head="Giàng A Páo", *, code="", others=(), **values):
-    values = {"village": village, "code": code, "classification": "none", **values}
+def recognise(household, category, year):
+    """Test data for a household already on a list: the decided regular round (June of `year`) of its
+    commune that recognised `category`, the household's official status from it, and the register as
+    the decision service leaves it. The register holds only what a decision recognised, so a test that
+    needs a poor household gets one the figures count too; a test about decisions runs the services."""
+    with transaction.atomic():
+        return _recognise(household, category, year)
+
+
+def _recognise(household, category, year):
+    round_, _created = ReviewRound.objects.get_or_create(
+        commune=household.commune, year=year, kind=ReviewRound.Kind.REGULAR, month=6,
+        defaults={"standard": standard_for(year, household.commune), "status": ReviewRound.Status.DECIDED,
+                  "decision_number": f"{year}-06/QĐ-UBND", "decision_date": date(year, 6, 20),
+                  "decision_signer": "Chủ tịch UBND xã"})
+    previous = household.classification
+    HouseholdStatus.objects.create(
+        household=household, year=year, category=category, previous_category=previous,
+        movement=movement(previous, category, was_poor_before=False), round=round_,
+        standard_code=round_.standard.code, decided_on=round_.decision_date)
+    Household.objects.filter(pk=household.pk).update(
+        classification=category, classification_year=None if category == "none" else year)
+    services.queue_summary_refresh(household.commune_id)
+    household.refresh_from_db()
+    return household
+
+
+def make_household(actor, commune, village, head="Giàng A Páo", *, code="", others=(), classification="none",
+                   classification_year=None, **values):
+    """A household saved through the form's service; a classification other than none is then recognised
+    by a decision (`recognise`), since the form does not set it."""
+    values = {"village": village, "code": code, **values}
     rows = [member(head), *others]
-    return services.save_household(actor=actor, source=AuditEvent.Source.FORM, commune=commune,
-                                   values=values, members=rows)
+    household = services.save_household(actor=actor, source=AuditEvent.Source.FORM, commune=commune,
+                                        values=values, members=rows)
+    if classification != "none":
+        household = recognise(household, classification, classification_year or 2025)
+    return household
 
 
 def build_world() -> World:

@@ -5,6 +5,7 @@ Everything that differs between machines is read from the environment (or a
 other service running.
 """
 
+import tempfile
 from pathlib import Path
 
 import environ
@@ -94,10 +95,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "core.User"
 
+# Every way to sign in (the sign-in page, the admin's, any later API) goes through
+# this backend and so through one throttle (core.throttle).
+AUTHENTICATION_BACKENDS = ["core.throttle.ThrottledModelBackend"]
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "core.passwords.LocalCommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
@@ -112,10 +118,20 @@ SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 
-# Login throttling (core.throttle): after this many failures for one user name
-# or one address, further attempts are refused for the lock period.
+# Sign-in throttling (core.throttle). Failures are counted for a user name from one
+# address (LOGIN_FAILURE_LIMIT), for a user name from every address, and for one
+# address over every user name (0 turns that one off); past its limit a counter
+# refuses attempts until LOGIN_LOCK_SECONDS after its last failure. The cache must
+# increment atomically and be shared by every process: Redis in production.
 LOGIN_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_USER_FAILURE_LIMIT = env.int("LOGIN_USER_FAILURE_LIMIT", default=10)
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("LOGIN_ADDRESS_FAILURE_LIMIT", default=50)
 LOGIN_LOCK_SECONDS = env.int("LOGIN_LOCK_SECONDS", default=15 * 60)
+# Behind a reverse proxy: the request header (as in request.META) that carries the
+# client address, e.g. HTTP_X_FORWARDED_FOR, and how many proxies append to it.
+# Empty: the connection's address (REMOTE_ADDR), and the header is ignored.
+TRUSTED_PROXY_HEADER = env.str("TRUSTED_PROXY_HEADER", default="")
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=1)
 
 # Vietnamese first, English second.
 LANGUAGE_CODE = "vi"
@@ -161,14 +177,45 @@ CELERY_TASK_SOFT_TIME_LIMIT = 55 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Long jobs must not be handed to a second worker while the first still runs.
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 2 * 60 * 60}
-# Celery beat: the nightly reconciliation of every rollup from the rows (reports.tasks).
+# Celery beat: the nightly reconciliation of every rollup from the rows (reports.tasks);
+# imports left waiting or running by a worker that died are marked failed; stored files
+# past their retention period are removed (exchange.tasks, reports.tasks).
 CELERY_BEAT_SCHEDULE = {
     "reconcile-rollups": {
         "task": "reports.tasks.reconcile_rollups",
         "schedule": crontab(hour=1, minute=30),
         "options": {"expires": 6 * 60 * 60},
     },
+    "reclaim-stale-imports": {
+        "task": "exchange.tasks.reclaim_stale_imports",
+        "schedule": crontab(minute="*/15"),
+        "options": {"expires": 15 * 60},
+    },
+    "remove-expired-import-files": {
+        "task": "exchange.tasks.remove_expired_files",
+        "schedule": crontab(hour=2, minute=15),
+        "options": {"expires": 6 * 60 * 60},
+    },
+    "remove-expired-report-packs": {
+        "task": "reports.tasks.remove_expired_packs",
+        "schedule": crontab(hour=2, minute=30),
+        "options": {"expires": 6 * 60 * 60},
+    },
 }
+
+# An import check or run with no sign of life for this long is marked failed. No task
+# outlives the hard time limit, so past it (and a margin) the worker is certainly gone.
+IMPORT_STALE_SECONDS = env.int("IMPORT_STALE_SECONDS", default=CELERY_TASK_TIME_LIMIT + 5 * 60)
+# Uploaded files (imports) and generated ones (report packs) are removed this many days
+# after they were made; the records stay, marked that their file is gone. Personal data
+# are kept no longer than the work needs them: a review round lasts from September to
+# December, so 90 days cover a round and its corrections.
+UPLOAD_RETENTION_DAYS = env.int("UPLOAD_RETENTION_DAYS", default=90)
+# django-import-export's admin import (surveys, supports) keeps the uploaded file between
+# the preview and the confirmation in this private directory, under a random name.
+IMPORT_EXPORT_TMP_STORAGE_CLASS = "exchange.tmp_storage.PrivateTempStorage"
+IMPORT_EXPORT_TMP_DIR = env.str("IMPORT_EXPORT_TMP_DIR",
+                                default=str(Path(tempfile.gettempdir()) / "poverty-review-import-export"))
 
 IMPORT_EXPORT_SKIP_ADMIN_ACTION_EXPORT_UI = False
 

@@ -1,5 +1,6 @@
 from django import template
 
+from core.permissions import Action, can
 from programs import selectors
 from programs.models import Helper, HelperAssignment, LoanBalance, Visit
 from programs.services import registration_outcomes
@@ -32,7 +33,7 @@ def panel_context(user, household) -> dict:
     path = selectors.path_out(household) if household.classification in (Category.POOR, Category.NEAR_POOR) else None
     return {
         "household": household,
-        "can_record": user.can_edit_households and not household.is_archived,
+        "can_record": can(user, Action.RECORD_SUPPORT) and not household.is_archived,
         "path": path,
         "supports": supports, "loans": loans,
         "assignment": HelperAssignment.objects.filter(household=household, ended_on__isnull=True)

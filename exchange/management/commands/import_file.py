@@ -68,6 +68,10 @@ class Command(BaseCommand):
                 "rejected %(rejected)d") % {
             "total": batch.total_rows, "created": batch.created, "updated": batch.updated,
             "unchanged": batch.unchanged, "rejected": batch.rejected})
+        for change in batch.changes[:1000]:
+            fields = "; ".join(f"{column}: {before or '–'} → {after or '–'}"
+                               for column, before, after in change["changes"])
+            write(f"  {change['sheet']} · {_('row')} {change['row']} · {change['code']} {change['name']}: {fields}")
         if batch.error:
             write(batch.error)
         for issue in batch.issues.all()[:1000]:
