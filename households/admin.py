@@ -2,6 +2,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
@@ -10,6 +12,7 @@ from core.admin_scoping import ReadOnlyAdmin, ScopedAdmin
 from core.models import AuditEvent
 from core.permissions import Action, can
 from core.scoping import communes_for
+from core.text import fold
 from exchange.admin import ExchangeAdminMixin
 from exchange.resources import HouseholdResource, MemberResource
 
@@ -368,10 +371,10 @@ class VillageAdminForm(forms.ModelForm):
         cleaned = super().clean()
         commune, name = cleaned.get("commune"), cleaned.get("name")
         if commune is not None and name and not self.instance.pk:
-            from core.text import fold
-
-            if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
-                self.add_error("name", _("The commune already has a village named “%(name)s”.") % {"name": name})
+            try:
+                cleaned["name"] = services.check_village_name(commune, name)
+            except ValidationError as exc:
+                self.add_error(None, exc)
         return cleaned
 
 
@@ -402,10 +405,27 @@ class VillageAdmin(ScopedAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name,
-                                          source=AuditEvent.Source.ADMIN)
+        try:
+            village = services.create_village(actor=request.user, commune=obj.commune, name=obj.name,
+                                              source=AuditEvent.Source.ADMIN)
+        except ValidationError as exc:
+            # Another tab added the same village between the form's check and this save:
+            # the one it made stands, and this one is told so instead of a server error.
+            village = Village.objects.get(commune=obj.commune, search_name=fold(obj.name))
+            request.village_taken = " ".join(exc.messages)
         obj.pk = village.pk
         obj.search_name = village.search_name
+
+    def log_addition(self, request, obj, message):
+        if not getattr(request, "village_taken", None):
+            super().log_addition(request, obj, message)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        taken = getattr(request, "village_taken", None)
+        if taken:
+            self.message_user(request, taken, messages.WARNING)
+            return HttpResponseRedirect(reverse("admin:households_village_changelist"))
+        return super().response_add(request, obj, post_url_continue)
 
 
 @admin.register(Ethnicity)

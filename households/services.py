@@ -94,16 +94,26 @@ def check_not_archived(household: Household) -> None:
 
 # --- villages ---------------------------------------------------------------
 
-def create_village(*, actor, commune: AdminUnit, name: str, source: str = AuditEvent.Source.FORM) -> Village:
-    check_can_edit(actor, commune)
+def _village_taken(name: str) -> ValidationError:
+    return ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
+
+
+def check_village_name(commune: AdminUnit, name: str) -> str:
+    """The name a new village of `commune` would take (NFC), or ValidationError saying why not."""
     name = nfc(name)
     if not name:
         raise ValidationError({"name": _("Enter the village name.")})
     if not name[0].isalnum():
         raise ValidationError({"name": _("A village name begins with a letter or a digit.")})
-    taken = ValidationError({"name": _("The commune already has a village named “%(name)s”.") % {"name": name}})
     if Village.objects.filter(commune=commune, search_name=fold(name)).exists():
-        raise taken
+        raise _village_taken(name)
+    return name
+
+
+def create_village(*, actor, commune: AdminUnit, name: str, source: str = AuditEvent.Source.FORM) -> Village:
+    check_can_edit(actor, commune)
+    name = check_village_name(commune, name)
+    taken = _village_taken(name)
     try:
         # Two tabs adding the same village pass the check above together; the
         # unique constraint (commune, search_name) stops the second insert.

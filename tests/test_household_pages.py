@@ -236,6 +236,31 @@ def test_two_tabs_adding_the_same_village_get_a_form_error_not_a_500(world, logi
     assert Village.objects.filter(commune=world.tathang, name="Thôn Sín Chải").count() == 1
 
 
+def test_two_tabs_adding_the_same_village_in_the_admin_get_a_message_not_a_500(world, login, monkeypatch):
+    from django.contrib.messages import get_messages
+
+    from households.models import Village
+
+    client = login(world.officer)
+    _other_tab_adds_the_village_after_the_check(monkeypatch, world.tathang, "Thôn Sín Chải")
+    response = client.post(reverse("admin:households_village_add"),
+                           {"commune": world.tathang.pk, "name": "Thôn Sín Chải"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse("admin:households_village_changelist")
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Xã đã có thôn tên “Thôn Sín Chải”."]
+    assert Village.objects.filter(commune=world.tathang, name="Thôn Sín Chải").count() == 1
+
+
+def test_the_admin_refuses_a_village_name_the_service_refuses(world, login):
+    from households.models import Village
+
+    client = login(world.officer)
+    response = client.post(reverse("admin:households_village_add"), {"commune": world.tathang.pk, "name": "-Sín"})
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["name"] == ["Tên thôn phải bắt đầu bằng một chữ cái hoặc chữ số."]
+    assert not Village.objects.filter(commune=world.tathang, name="-Sín").exists()
+
+
 def test_adding_a_village_is_audited(world, login):
     from core.models import AuditEvent
     from households.models import Village
