@@ -80,3 +80,39 @@ class AdminUnit(models.Model):
         if self.parent_id and self.level != self.Level.PROVINCE:
             return f"{self.name}, {self.parent.name}"
         return self.name
+
+
+class CommuneSuccessor(models.Model):
+    """A 2021-map commune and one 2025-map commune that took over (part of) its area.
+
+    A commune merged whole has one successor; a divided commune has several, one
+    of them the default (where its households go unless someone says otherwise).
+    Derived data (geo/data/commune_successors.csv), loaded with the units.
+    """
+
+    old = models.ForeignKey(
+        AdminUnit, verbose_name=_("2021 commune"), on_delete=models.PROTECT, related_name="successor_links",
+        limit_choices_to={"edition": AdminUnit.Edition.E2021, "level": AdminUnit.Level.COMMUNE},
+    )
+    new = models.ForeignKey(
+        AdminUnit, verbose_name=_("2025 commune"), on_delete=models.PROTECT, related_name="predecessor_links",
+        limit_choices_to={"edition": AdminUnit.Edition.E2025, "level": AdminUnit.Level.COMMUNE},
+    )
+    is_default = models.BooleanField(
+        _("default successor"), default=False,
+        help_text=_("Where the commune's households go unless someone places them elsewhere."),
+    )
+
+    class Meta:
+        verbose_name = _("commune successor")
+        verbose_name_plural = _("commune successors")
+        ordering = ["old__code", "-is_default", "new__code"]
+        constraints = [
+            models.UniqueConstraint(fields=["old", "new"], name="communesuccessor_unique_pair"),
+            models.UniqueConstraint(
+                fields=["old"], condition=models.Q(is_default=True), name="communesuccessor_one_default",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.old} → {self.new}"

@@ -15,7 +15,7 @@ from pathlib import Path
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from .models import AdminUnit
+from .models import AdminUnit, CommuneSuccessor
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -234,3 +234,122 @@ def _load_level(
 
     updated = sum(len(units) for units in to_update.values())
     return {"created": len(to_create), "updated": updated, "unchanged": unchanged}
+
+
+# --- successors: which 2025 commune(s) a 2021 commune became --------------------
+
+SUCCESSOR_FILE = "commune_successors.csv"
+SUCCESSOR_HEADER = ["old_code", "new_code", "is_default"]
+
+
+def successors_file(data_dir: Path | None = None) -> Path:
+    return (data_dir or DATA_DIR) / SUCCESSOR_FILE
+
+
+def both_editions_loaded() -> bool:
+    loaded = set(AdminUnit.objects.filter(level=COMMUNE).values_list("edition", flat=True).distinct())
+    return loaded >= set(PARENT_LEVEL)
+
+
+def read_successor_rows(data_dir: Path | None = None) -> list[tuple[str, str, bool]]:
+    """(old code, new code, is default) per line, checked: codes well formed, no pair twice,
+    exactly one default per old commune. Raises AdminUnitDataError before anything is written."""
+    path = successors_file(data_dir)
+    if not path.is_file():
+        raise AdminUnitDataError(_("The commune successors file is missing: %(path)s") % {"path": path})
+    rows: list[tuple[str, str, bool]] = []
+    seen: set[tuple[str, str]] = set()
+    defaults: dict[str, int] = defaultdict(int)
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        if reader.fieldnames != SUCCESSOR_HEADER:
+            raise AdminUnitDataError(
+                _("%(file)s: the header must be %(expected)s, not %(found)s.")
+                % {"file": path.name, "expected": ",".join(SUCCESSOR_HEADER),
+                   "found": ",".join(reader.fieldnames or [])}
+            )
+        for line, raw in enumerate(reader, start=2):
+            def fail(problem: str, line: int = line) -> AdminUnitDataError:
+                return AdminUnitDataError(
+                    _("%(file)s, line %(line)s: %(problem)s") % {"file": path.name, "line": line, "problem": problem}
+                )
+
+            old, new, flag = raw["old_code"], raw["new_code"], raw["is_default"]
+            for code in (old, new):
+                if not (code and code.isascii() and code.isdigit() and len(code) == CODE_WIDTH[COMMUNE]):
+                    raise fail(_("code “%(code)s” is not a %(width)s-digit code.")
+                               % {"code": code, "width": CODE_WIDTH[COMMUNE]})
+            if flag not in ("true", "false"):
+                raise fail(_("is_default must be true or false."))
+            if (old, new) in seen:
+                raise fail(_("the pair %(old)s → %(new)s appears twice.") % {"old": old, "new": new})
+            seen.add((old, new))
+            defaults[old] += flag == "true"
+            rows.append((old, new, flag == "true"))
+    wrong = sorted(old for old, n in defaults.items() if n != 1)
+    if wrong:
+        raise AdminUnitDataError(
+            _("%(file)s: commune %(code)s must have exactly one default successor.")
+            % {"file": path.name, "code": wrong[0]}
+        )
+    return rows
+
+
+def load_commune_successors(*, data_dir: Path | None = None) -> dict[str, int]:
+    """Upsert the 2021 -> 2025 commune links from geo/data/commune_successors.csv.
+
+    Needs both editions loaded (the links point at their units). Returns
+    {"created", "updated", "unchanged", "not_in_file", "communes"}: "communes" is
+    the number of 2021 communes with a successor. Links in the database but not in
+    the file are counted and left alone, like units.
+    """
+    rows = read_successor_rows(data_dir)
+    old_pks = dict(
+        AdminUnit.objects.filter(edition=AdminUnit.Edition.E2021, level=COMMUNE).values_list("code", "pk")
+    )
+    new_pks = dict(
+        AdminUnit.objects.filter(edition=AdminUnit.Edition.E2025, level=COMMUNE).values_list("code", "pk")
+    )
+    for old, new, _default in rows:
+        for code, pks, edition in ((old, old_pks, 2021), (new, new_pks, 2025)):
+            if code not in pks:
+                raise AdminUnitDataError(
+                    _("%(file)s: commune %(code)s is not in the %(edition)s edition.")
+                    % {"file": SUCCESSOR_FILE, "code": code, "edition": edition}
+                )
+
+    with transaction.atomic():
+        existing = {(link.old_id, link.new_id): link for link in CommuneSuccessor.objects.all()}
+        wanted = {(old_pks[old], new_pks[new]): default for old, new, default in rows}
+        to_create = [
+            CommuneSuccessor(old_id=old, new_id=new, is_default=default)
+            for (old, new), default in wanted.items() if (old, new) not in existing
+        ]
+        changed = [link for key, link in existing.items() if key in wanted and link.is_default != wanted[key]]
+        # Clear the old defaults before setting the new ones: at no moment may a
+        # commune have two (the communesuccessor_one_default constraint).
+        for value in (False, True):
+            batch = [link for link in changed if wanted[(link.old_id, link.new_id)] is value]
+            for link in batch:
+                link.is_default = value
+            CommuneSuccessor.objects.bulk_update(batch, ["is_default"], batch_size=1000)
+        CommuneSuccessor.objects.bulk_create(to_create, batch_size=1000)
+    return {
+        "created": len(to_create),
+        "updated": len(changed),
+        "unchanged": sum(1 for key in wanted if key in existing) - len(changed),
+        "not_in_file": sum(1 for key in existing if key not in wanted),
+        "communes": len({old for old, _new, _default in rows}),
+    }
+
+
+def successors_of(commune: AdminUnit) -> list[AdminUnit]:
+    """The 2025 communes a 2021 commune became, the default first; [] when none is known."""
+    links = CommuneSuccessor.objects.filter(old=commune).select_related("new")
+    return [link.new for link in links.order_by("-is_default", "new__code")]
+
+
+def default_successor(commune: AdminUnit) -> AdminUnit | None:
+    """The 2025 commune a 2021 commune's households go to by default; None when none is known."""
+    link = CommuneSuccessor.objects.filter(old=commune, is_default=True).select_related("new").first()
+    return link.new if link else None

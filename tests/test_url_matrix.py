@@ -160,6 +160,8 @@ ADMIN_MODELS = {
     "households.ethnicity": (False, STAFF, []),
     "households.communesummary": (True, STAFF, []),
     "geo.adminunit": (True, STAFF, []),
+    # The 2021 -> 2025 commune conversion: public reference data, nobody writes it in the admin.
+    "geo.communesuccessor": (False, STAFF, []),
     "core.auditevent": (True, STAFF, []),
     # The log of reads of personal data, written by core.access_log only: read-only, scoped
     # (a province its province, a reviewer its unit, an officer their own reads).

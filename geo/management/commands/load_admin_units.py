@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from geo.models import AdminUnit
-from geo.services import AdminUnitDataError, load_admin_units
+from geo.services import AdminUnitDataError, both_editions_loaded, load_admin_units, load_commune_successors
 
 
 class Command(BaseCommand):
@@ -71,6 +71,30 @@ class Command(BaseCommand):
                         _("Edition %(edition)s is already up to date: nothing changed.") % {"edition": edition}
                     )
                 )
+
+        self._load_successors()
+
+    def _load_successors(self) -> None:
+        # The links point at units of both editions: with only one loaded, there is nothing to link.
+        if not both_editions_loaded():
+            self.stdout.write(_("Commune successors: skipped until both editions are loaded."))
+            return
+        try:
+            c = load_commune_successors()
+        except AdminUnitDataError as exc:
+            raise CommandError(str(exc)) from exc
+        self.stdout.write(
+            _(
+                "Commune successors: %(created)s created, %(updated)s updated, %(unchanged)s unchanged; "
+                "%(communes)s communes of 2021 have a successor."
+            )
+            % c
+        )
+        if c["not_in_file"]:
+            self.stderr.write(
+                _("Commune successors: %(count)s links in the database are not in the data file; "
+                  "they were left as they are.") % {"count": c["not_in_file"]}
+            )
 
     def _parse_editions(self, values: list[str] | None) -> list[int]:
         known = [int(value) for value in AdminUnit.Edition.values]
