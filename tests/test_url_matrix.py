@@ -84,6 +84,11 @@ def object_for(model, world, role, inside):
             kind=PersonalDataAccess.Kind.HOUSEHOLD_PAGE)[0]
     if model == "ethnicity":
         return Ethnicity.objects.first()
+    if model == "communesuccessor":
+        # Reference data, not scoped: the same link whoever looks.
+        from geo.models import CommuneSuccessor
+
+        return CommuneSuccessor.objects.get_or_create(old=world.tathang, new=world.commune2025, is_default=True)[0]
     if model == "user":
         return world.officer
     if model == "importbatch":
