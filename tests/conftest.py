@@ -15,6 +15,19 @@ def world(db):
     return build_world()
 
 
+@pytest.fixture(params=["small-file path", "large-file path"])
+def both_paths(request, monkeypatch):
+    """Run an import test through the ordinary path and through the staged path for
+    large files (forced with a zero size threshold and tiny chunks)."""
+    from exchange import bulk
+
+    if request.param == "large-file path":
+        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
+        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
+        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 2)
+    return request.param
+
+
 @pytest.fixture
 def login(client):
     """Sign a user in on the test client and return the client."""

@@ -76,19 +76,6 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture(params=["small-file path", "large-file path"])
-def both_paths(request, monkeypatch):
-    """Run a test through the ordinary path and through the staged path for large
-    files (forced with a zero size threshold and tiny chunks)."""
-    from exchange import bulk
-
-    if request.param == "large-file path":
-        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
-        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
-        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 2)
-    return request.param
-
-
 GOOD_MEMBERS = [
     member_row("Thào A Dê", pid="010080001234"),
     member_row("Giàng Thị Sua", "Vợ/Chồng", "Nữ", "12/03/1983"),

@@ -25,16 +25,6 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture(params=["small-file path", "large-file path"])
-def both_paths(request, monkeypatch):
-    from exchange import bulk
-
-    if request.param == "large-file path":
-        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
-        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
-    return request.param
-
-
 def checked(user, data: bytes) -> ImportBatch:
     batch = services.create_batch(user=user, upload=io.BytesIO(data), file_name="ds.xlsx")
     return services.check_batch(batch.pk)

@@ -50,18 +50,6 @@ def media(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path
 
 
-@pytest.fixture(params=["small-file path", "large-file path"])
-def both_paths(request, monkeypatch):
-    """The ordinary path, and the staged path for large files (forced, with tiny chunks)."""
-    from exchange import bulk
-
-    if request.param == "large-file path":
-        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
-        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_CHUNK", 2)
-        monkeypatch.setattr(bulk, "HOUSEHOLDS_PER_STATEMENT", 2)
-    return request.param
-
-
 @pytest.fixture
 def poor(world):
     """A poor household with a phone, every flag set, members with IDs and insurance cards."""

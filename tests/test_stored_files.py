@@ -97,15 +97,6 @@ def test_the_check_records_the_communes_the_file_names_inside_the_area(world, bo
     assert set(everywhere.communes.all()) == {world.tathang, world.yty}
 
 
-@pytest.fixture(params=["small-file path", "large-file path"])
-def both_paths(request, monkeypatch):
-    from exchange import bulk
-
-    if request.param == "large-file path":
-        monkeypatch.setattr(bulk, "LARGE_FILE_BYTES", 0)
-    return request.param
-
-
 def test_officer_moved_to_another_commune_loses_their_old_import_and_its_files(world, client):
     batch = checked(world.officer, with_a_rejected_row())
     assert batch.rejected
